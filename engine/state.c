@@ -1,0 +1,798 @@
+/*
+ * state — see state.h. evolve() dispatches on the event type through a table built from
+ * events/types.def; each handler reads the payload fields decide() wrote.
+ */
+#include "state.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/x509.h>
+
+#include "catalog.h"
+#include "cert.h"
+#include "chain.h"
+
+struct role_slot {
+    char *name;
+    struct lca_role *role;
+};
+
+struct lca_state {
+    int64_t position;
+    struct lca_val *config;
+    char trust_domain[256];
+    char cluster_id[64];
+    char active_root[LCA_ID_LEN + 1];
+    char default_issuer[LCA_ID_LEN + 1];
+    struct lca_issuer *issuers;
+    size_t n_issuers, cap_issuers;
+    struct role_slot *roles;
+    size_t n_roles, cap_roles;
+    struct lca_certrec *certs; /* open addressing; serial_len 0 = empty slot */
+    size_t n_certs, cap_certs;
+};
+
+/* ---- certificate table ---- */
+
+static uint64_t serial_hash(const uint8_t *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        h = (h ^ s[i]) * 1099511628211ULL;
+    }
+    return h;
+}
+
+static struct lca_certrec *cert_slot(struct lca_certrec *tab, size_t cap, const uint8_t *s,
+                                     size_t n)
+{
+    size_t i = (size_t)serial_hash(s, n) & (cap - 1);
+
+    while (tab[i].serial_len != 0 &&
+           (tab[i].serial_len != n || memcmp(tab[i].serial, s, n) != 0)) {
+        i = (i + 1) & (cap - 1);
+    }
+    return &tab[i];
+}
+
+static int cert_grow(struct lca_state *st, struct lca_err *err)
+{
+    size_t ncap = st->cap_certs == 0 ? 1024 : st->cap_certs * 2;
+    struct lca_certrec *tab = calloc(ncap, sizeof(*tab));
+    size_t i;
+
+    if (tab == NULL) {
+        return lca_err_set(err, LCA_ERR_FATAL, "oom", "out of memory growing cert table");
+    }
+    for (i = 0; i < st->cap_certs; i++) {
+        if (st->certs[i].serial_len != 0) {
+            *cert_slot(tab, ncap, st->certs[i].serial, st->certs[i].serial_len) = st->certs[i];
+        }
+    }
+    free(st->certs);
+    st->certs = tab;
+    st->cap_certs = ncap;
+    return LCA_OK;
+}
+
+const struct lca_certrec *lca_state_cert(const struct lca_state *st, const uint8_t *serial,
+                                         size_t len)
+{
+    struct lca_certrec *r;
+
+    if (st->cap_certs == 0 || len == 0 || len > 20) {
+        return NULL;
+    }
+    r = cert_slot(st->certs, st->cap_certs, serial, len);
+    return r->serial_len != 0 ? r : NULL;
+}
+
+size_t lca_state_cert_count(const struct lca_state *st)
+{
+    return st->n_certs;
+}
+
+void lca_state_cert_foreach(const struct lca_state *st,
+                            int (*fn)(const struct lca_certrec *rec, void *ctx), void *ctx)
+{
+    size_t i;
+
+    for (i = 0; i < st->cap_certs; i++) {
+        if (st->certs[i].serial_len != 0 && fn(&st->certs[i], ctx) != 0) {
+            return;
+        }
+    }
+}
+
+/* ---- serials ---- */
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+int lca_state_serial_parse(const char *s, uint8_t out[20], size_t *len)
+{
+    uint8_t buf[20];
+    size_t n = 0;
+    int hi = -1, v;
+
+    if (s == NULL) {
+        return LCA_FAIL;
+    }
+    for (; *s != '\0'; s++) {
+        if (*s == ':' || *s == '-') {
+            continue;
+        }
+        if ((v = hexval(*s)) < 0) {
+            return LCA_FAIL;
+        }
+        if (hi < 0) {
+            hi = v;
+            continue;
+        }
+        if (n == sizeof(buf)) {
+            return LCA_FAIL;
+        }
+        buf[n++] = (uint8_t)(hi << 4 | v);
+        hi = -1;
+    }
+    if (hi >= 0 || n == 0) {
+        return LCA_FAIL;
+    }
+    memcpy(out, buf, n);
+    *len = n;
+    return LCA_OK;
+}
+
+void lca_state_serial_format(const uint8_t *serial, size_t len, char *out, size_t outlen)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t i, o = 0;
+
+    for (i = 0; i < len && o + 3 < outlen + (i + 1 == len ? 1 : 0); i++) {
+        if (i > 0) {
+            out[o++] = ':';
+        }
+        out[o++] = hex[serial[i] >> 4];
+        out[o++] = hex[serial[i] & 15];
+    }
+    if (outlen > 0) {
+        out[o < outlen ? o : outlen - 1] = '\0';
+    }
+}
+
+/* ---- lifecycle ---- */
+
+struct lca_state *lca_state_new(void)
+{
+    return calloc(1, sizeof(struct lca_state));
+}
+
+static void issuer_cleanup(struct lca_issuer *iss)
+{
+    size_t i;
+
+    X509_free(iss->cert);
+    free(iss->der);
+    free(iss->pem);
+    for (i = 0; i < iss->n_manual; i++) {
+        free(iss->manual_chain[i]);
+    }
+    free(iss->manual_chain);
+}
+
+void lca_state_free(struct lca_state *st)
+{
+    size_t i;
+
+    if (st == NULL) {
+        return;
+    }
+    for (i = 0; i < st->n_issuers; i++) {
+        issuer_cleanup(&st->issuers[i]);
+    }
+    free(st->issuers);
+    for (i = 0; i < st->n_roles; i++) {
+        free(st->roles[i].name);
+        lca_role_free(st->roles[i].role);
+    }
+    free(st->roles);
+    free(st->certs);
+    lca_val_free(st->config);
+    free(st);
+}
+
+/* ---- getters ---- */
+
+int64_t lca_state_position(const struct lca_state *st)
+{
+    return st->position;
+}
+
+const struct lca_val *lca_state_config(const struct lca_state *st)
+{
+    return st->config;
+}
+
+const char *lca_state_trust_domain(const struct lca_state *st)
+{
+    return st->trust_domain;
+}
+
+const char *lca_state_cluster_id(const struct lca_state *st)
+{
+    return st->cluster_id;
+}
+
+int lca_state_bootstrapped(const struct lca_state *st)
+{
+    return st->active_root[0] != '\0';
+}
+
+size_t lca_state_issuer_count(const struct lca_state *st)
+{
+    return st->n_issuers;
+}
+
+const struct lca_issuer *lca_state_issuer_at(const struct lca_state *st, size_t i)
+{
+    return i < st->n_issuers ? &st->issuers[i] : NULL;
+}
+
+static struct lca_issuer *issuer_by_id(const struct lca_state *st, const char *id)
+{
+    size_t i;
+
+    for (i = 0; id != NULL && id[0] != '\0' && i < st->n_issuers; i++) {
+        if (strcmp(st->issuers[i].id, id) == 0) {
+            return &st->issuers[i];
+        }
+    }
+    return NULL;
+}
+
+const struct lca_issuer *lca_state_issuer_ref(const struct lca_state *st, const char *ref)
+{
+    size_t i;
+
+    if (ref == NULL || ref[0] == '\0' || strcmp(ref, "default") == 0) {
+        return issuer_by_id(st, st->default_issuer);
+    }
+    for (i = 0; i < st->n_issuers; i++) {
+        if (strcmp(st->issuers[i].name, ref) == 0) {
+            return &st->issuers[i];
+        }
+    }
+    return issuer_by_id(st, ref);
+}
+
+const struct lca_issuer *lca_state_active_root(const struct lca_state *st)
+{
+    return issuer_by_id(st, st->active_root);
+}
+
+const struct lca_issuer *lca_state_default_issuer(const struct lca_state *st)
+{
+    return issuer_by_id(st, st->default_issuer);
+}
+
+size_t lca_state_issuer_index(const struct lca_state *st, const struct lca_issuer *iss)
+{
+    if (iss < st->issuers || iss >= st->issuers + st->n_issuers) {
+        return (size_t)-1;
+    }
+    return (size_t)(iss - st->issuers);
+}
+
+const struct lca_role *lca_state_role(const struct lca_state *st, const char *name)
+{
+    size_t i;
+
+    for (i = 0; name != NULL && i < st->n_roles; i++) {
+        if (strcmp(st->roles[i].name, name) == 0) {
+            return st->roles[i].role;
+        }
+    }
+    return NULL;
+}
+
+size_t lca_state_role_count(const struct lca_state *st)
+{
+    return st->n_roles;
+}
+
+const struct lca_role *lca_state_role_at(const struct lca_state *st, size_t i)
+{
+    return i < st->n_roles ? st->roles[i].role : NULL;
+}
+
+/* ---- evolve ---- */
+
+static int bad(struct lca_err *err, const char *what)
+{
+    return lca_err_set(err, LCA_ERR_BAD_INPUT, "bad_event", "event does not fit the state: %s",
+                       what);
+}
+
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+    size_t n = src != NULL ? strlen(src) : 0;
+
+    if (n >= cap) {
+        n = cap - 1;
+    }
+    memcpy(dst, src != NULL ? src : "", n);
+    dst[n] = '\0';
+}
+
+static int ev_config(struct lca_state *st, int64_t pos, const struct lca_val *p,
+                     struct lca_err *err)
+{
+    const struct lca_val *cfg = lca_val_map_get(p, "config");
+    struct lca_val *copy;
+
+    (void)pos;
+    if (lca_val_kind(cfg) != LCA_VAL_MAP || (copy = lca_val_clone(cfg)) == NULL) {
+        return bad(err, "ConfigUpdated without config");
+    }
+    lca_val_free(st->config);
+    st->config = copy;
+    copy_str(st->trust_domain, sizeof(st->trust_domain), lca_val_map_get_str(cfg, "TrustDomain"));
+    copy_str(st->cluster_id, sizeof(st->cluster_id), lca_val_map_get_str(cfg, "ClusterID"));
+    return LCA_OK;
+}
+
+static enum lca_issuer_kind kind_parse(const char *s)
+{
+    static const char *const names[] = {"", "root", "intermediate", "cross-signed", "reissued",
+                                        "external"};
+    size_t i;
+
+    for (i = 1; s != NULL && i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strcmp(s, names[i]) == 0) {
+            return (enum lca_issuer_kind)i;
+        }
+    }
+    return (enum lca_issuer_kind)0;
+}
+
+static int issuer_push(struct lca_state *st, struct lca_issuer **out, struct lca_err *err)
+{
+    struct lca_issuer *n;
+
+    if (st->n_issuers == st->cap_issuers) {
+        size_t cap = st->cap_issuers == 0 ? 8 : st->cap_issuers * 2;
+        n = realloc(st->issuers, cap * sizeof(*n));
+        if (n == NULL) {
+            return lca_err_set(err, LCA_ERR_FATAL, "oom", "out of memory");
+        }
+        st->issuers = n;
+        st->cap_issuers = cap;
+    }
+    *out = &st->issuers[st->n_issuers];
+    memset(*out, 0, sizeof(**out));
+    return LCA_OK;
+}
+
+static int ev_issuer_created(struct lca_state *st, int64_t pos, const struct lca_val *p,
+                             struct lca_err *err)
+{
+    struct lca_issuer *iss = NULL;
+    size_t der_len = 0;
+    const uint8_t *der = lca_val_map_get_bin(p, "certificate", &der_len);
+    const char *id = lca_val_map_get_str(p, "issuer_id");
+    X509 *cert = NULL;
+    enum lca_notafter na = LCA_NOTAFTER_ERR;
+    size_t pem_len = 0;
+
+    if (der == NULL || id == NULL || strlen(id) != LCA_ID_LEN || issuer_by_id(st, id) != NULL ||
+        kind_parse(lca_val_map_get_str(p, "kind")) == 0) {
+        return bad(err, "IssuerCreated payload");
+    }
+    if (lca_cert_from_der(der, der_len, &cert, err) != LCA_OK) {
+        return LCA_FAIL;
+    }
+    if (lca_role_notafter_parse(lca_val_map_get_str(p, "leaf_not_after_behavior"), &na, err) !=
+            LCA_OK ||
+        issuer_push(st, &iss, err) != LCA_OK || (iss->der = malloc(der_len)) == NULL) {
+        X509_free(cert);
+        return err->cls != LCA_ERR_NONE ? LCA_FAIL : bad(err, "oom");
+    }
+    memcpy(iss->der, der, der_len);
+    iss->der_len = der_len;
+    if (lca_cert_der_to_pem(der, der_len, &iss->pem, &pem_len, err) != LCA_OK) {
+        free(iss->der);
+        X509_free(cert);
+        return LCA_FAIL;
+    }
+    iss->cert = cert;
+    copy_str(iss->id, sizeof(iss->id), id);
+    copy_str(iss->name, sizeof(iss->name), lca_val_map_get_str(p, "issuer_name"));
+    copy_str(iss->key_id, sizeof(iss->key_id), lca_val_map_get_str(p, "key_id"));
+    copy_str(iss->parent_id, sizeof(iss->parent_id), lca_val_map_get_str(p, "parent_id"));
+    copy_str(iss->twin_of, sizeof(iss->twin_of), lca_val_map_get_str(p, "twin_of"));
+    copy_str(iss->root_id, sizeof(iss->root_id), lca_val_map_get_str(p, "root_id"));
+    iss->kind = kind_parse(lca_val_map_get_str(p, "kind"));
+    iss->not_before = lca_cert_not_before(cert);
+    iss->not_after = lca_cert_not_after(cert);
+    iss->usage = (unsigned)lca_val_map_get_int(p, "usage", LCA_USAGE_ISSUING | LCA_USAGE_CRL_SIGNING);
+    iss->leaf_not_after = na;
+    iss->create_index = iss->modify_index = pos;
+    st->n_issuers++;
+    return LCA_OK;
+}
+
+static int ev_root_activated(struct lca_state *st, int64_t pos, const struct lca_val *p,
+                             struct lca_err *err)
+{
+    struct lca_issuer *root = issuer_by_id(st, lca_val_map_get_str(p, "root_id"));
+    struct lca_issuer *def = issuer_by_id(st, lca_val_map_get_str(p, "default_issuer_id"));
+    struct lca_issuer *old = issuer_by_id(st, st->active_root);
+
+    if (root == NULL || def == NULL) {
+        return bad(err, "RootActivated names an unknown issuer");
+    }
+    if (old != NULL) {
+        old->modify_index = pos;
+    }
+    root->modify_index = pos;
+    copy_str(st->active_root, sizeof(st->active_root), root->id);
+    copy_str(st->default_issuer, sizeof(st->default_issuer), def->id);
+    return LCA_OK;
+}
+
+static int set_manual_chain(struct lca_issuer *iss, const struct lca_val *arr, struct lca_err *err)
+{
+    size_t i, n = lca_val_len(arr);
+    char **chain = n > 0 ? calloc(n, sizeof(char *)) : NULL;
+
+    if (n > 0 && chain == NULL) {
+        return lca_err_set(err, LCA_ERR_FATAL, "oom", "out of memory");
+    }
+    for (i = 0; i < n; i++) {
+        const char *s = lca_val_str(lca_val_arr_at(arr, i));
+        if (s == NULL || (chain[i] = strdup(s)) == NULL) {
+            while (i > 0) {
+                free(chain[--i]);
+            }
+            free(chain);
+            return bad(err, "manual_chain");
+        }
+    }
+    for (i = 0; i < iss->n_manual; i++) {
+        free(iss->manual_chain[i]);
+    }
+    free(iss->manual_chain);
+    iss->manual_chain = chain;
+    iss->n_manual = n;
+    return LCA_OK;
+}
+
+static int ev_issuer_updated(struct lca_state *st, int64_t pos, const struct lca_val *p,
+                             struct lca_err *err)
+{
+    struct lca_issuer *iss = issuer_by_id(st, lca_val_map_get_str(p, "issuer_id"));
+    const struct lca_val *v;
+
+    if (iss == NULL) {
+        return bad(err, "IssuerUpdated names an unknown issuer");
+    }
+    if ((v = lca_val_map_get(p, "issuer_name")) != NULL) {
+        copy_str(iss->name, sizeof(iss->name), lca_val_str(v));
+    }
+    if ((v = lca_val_map_get(p, "usage")) != NULL) {
+        iss->usage = (unsigned)lca_val_int(v);
+    }
+    if ((v = lca_val_map_get(p, "leaf_not_after_behavior")) != NULL &&
+        lca_role_notafter_parse(lca_val_str(v), &iss->leaf_not_after, err) != LCA_OK) {
+        return LCA_FAIL;
+    }
+    if ((v = lca_val_map_get(p, "manual_chain")) != NULL && set_manual_chain(iss, v, err) != LCA_OK) {
+        return LCA_FAIL;
+    }
+    iss->modify_index = pos;
+    return LCA_OK;
+}
+
+static int ev_cert_issued(struct lca_state *st, int64_t pos, const struct lca_val *p,
+                          struct lca_err *err)
+{
+    struct lca_certrec rec, *slot;
+    const char *kind = lca_val_map_get_str(p, "kind");
+
+    memset(&rec, 0, sizeof(rec));
+    if (lca_state_serial_parse(lca_val_map_get_str(p, "serial_number"), rec.serial,
+                               &rec.serial_len) != LCA_OK ||
+        issuer_by_id(st, lca_val_map_get_str(p, "issuer_id")) == NULL) {
+        return bad(err, "CertificateIssued payload");
+    }
+    if (st->n_certs + 1 > st->cap_certs / 2 && cert_grow(st, err) != LCA_OK) {
+        return LCA_FAIL;
+    }
+    copy_str(rec.issuer_id, sizeof(rec.issuer_id), lca_val_map_get_str(p, "issuer_id"));
+    rec.not_after = lca_val_map_get_int(p, "not_after", 0);
+    rec.position = pos;
+    rec.is_ca = kind != NULL && strcmp(kind, "intermediate") == 0;
+    slot = cert_slot(st->certs, st->cap_certs, rec.serial, rec.serial_len);
+    if (slot->serial_len != 0) {
+        return bad(err, "duplicate serial");
+    }
+    *slot = rec;
+    st->n_certs++;
+    return LCA_OK;
+}
+
+static int ev_cert_revoked(struct lca_state *st, int64_t pos, const struct lca_val *p,
+                           struct lca_err *err)
+{
+    uint8_t serial[20];
+    size_t len = 0;
+    struct lca_certrec *rec;
+
+    (void)pos;
+    if (lca_state_serial_parse(lca_val_map_get_str(p, "serial_number"), serial, &len) != LCA_OK ||
+        lca_state_cert(st, serial, len) == NULL) {
+        return bad(err, "CertificateRevoked for an unknown serial");
+    }
+    rec = cert_slot(st->certs, st->cap_certs, serial, len);
+    rec->revoked_at = lca_val_map_get_int(p, "revoked_at", 0);
+    rec->reason = (int)lca_val_map_get_int(p, "reason", 0);
+    return LCA_OK;
+}
+
+static int ev_role_written(struct lca_state *st, int64_t pos, const struct lca_val *p,
+                           struct lca_err *err)
+{
+    const char *name = lca_val_map_get_str(p, "name");
+    struct lca_role *role = NULL;
+    size_t i;
+
+    (void)pos;
+    if (name == NULL || lca_role_parse(name, lca_val_map_get(p, "role"), &role, err) != LCA_OK) {
+        return name == NULL ? bad(err, "RoleWritten without name") : LCA_FAIL;
+    }
+    for (i = 0; i < st->n_roles; i++) {
+        if (strcmp(st->roles[i].name, name) == 0) {
+            lca_role_free(st->roles[i].role);
+            st->roles[i].role = role;
+            return LCA_OK;
+        }
+    }
+    if (st->n_roles == st->cap_roles) {
+        size_t cap = st->cap_roles == 0 ? 8 : st->cap_roles * 2;
+        struct role_slot *n = realloc(st->roles, cap * sizeof(*n));
+        if (n == NULL) {
+            lca_role_free(role);
+            return lca_err_set(err, LCA_ERR_FATAL, "oom", "out of memory");
+        }
+        st->roles = n;
+        st->cap_roles = cap;
+    }
+    if ((st->roles[st->n_roles].name = strdup(name)) == NULL) {
+        lca_role_free(role);
+        return lca_err_set(err, LCA_ERR_FATAL, "oom", "out of memory");
+    }
+    st->roles[st->n_roles++].role = role;
+    return LCA_OK;
+}
+
+static int ev_role_deleted(struct lca_state *st, int64_t pos, const struct lca_val *p,
+                           struct lca_err *err)
+{
+    const char *name = lca_val_map_get_str(p, "name");
+    size_t i;
+
+    (void)pos;
+    (void)err;
+    for (i = 0; name != NULL && i < st->n_roles; i++) {
+        if (strcmp(st->roles[i].name, name) == 0) {
+            free(st->roles[i].name);
+            lca_role_free(st->roles[i].role);
+            st->roles[i] = st->roles[--st->n_roles];
+            return LCA_OK;
+        }
+    }
+    return LCA_OK; /* deleting an absent role is a no-op, as in Vault */
+}
+
+static int ev_crl_published(struct lca_state *st, int64_t pos, const struct lca_val *p,
+                            struct lca_err *err)
+{
+    struct lca_issuer *iss = issuer_by_id(st, lca_val_map_get_str(p, "issuer_id"));
+
+    (void)pos;
+    if (iss == NULL) {
+        return bad(err, "CrlPublished names an unknown issuer");
+    }
+    iss->crl_number = (uint64_t)lca_val_map_get_int(p, "crl_number", 0);
+    iss->last_crl_at = lca_val_map_get_int(p, "this_update", 0);
+    return LCA_OK;
+}
+
+static int ev_tidied(struct lca_state *st, int64_t pos, const struct lca_val *p,
+                     struct lca_err *err)
+{
+    const struct lca_val *serials = lca_val_map_get(p, "serials");
+    const struct lca_val *retired = lca_val_map_get(p, "retired_issuers");
+    struct lca_certrec *old = st->certs;
+    size_t i, cap = st->cap_certs;
+    uint8_t s[20];
+    size_t len;
+
+    (void)pos;
+    for (i = 0; i < lca_val_len(retired); i++) {
+        struct lca_issuer *iss = issuer_by_id(st, lca_val_str(lca_val_arr_at(retired, i)));
+        if (iss == NULL) {
+            return bad(err, "Tidied retires an unknown issuer");
+        }
+        iss->retired = 1;
+    }
+    if (lca_val_len(serials) == 0) {
+        return LCA_OK;
+    }
+    for (i = 0; i < lca_val_len(serials); i++) {
+        struct lca_certrec *rec;
+        if (lca_state_serial_parse(lca_val_str(lca_val_arr_at(serials, i)), s, &len) != LCA_OK ||
+            (rec = (struct lca_certrec *)lca_state_cert(st, s, len)) == NULL) {
+            return bad(err, "Tidied removes an unknown serial");
+        }
+        rec->issuer_id[0] = '\0'; /* marked; dropped by the rehash below */
+    }
+    st->certs = NULL;
+    st->cap_certs = 0;
+    st->n_certs = 0;
+    if (cert_grow(st, err) != LCA_OK) {
+        st->certs = old;
+        st->cap_certs = cap;
+        return LCA_FAIL;
+    }
+    for (i = 0; i < cap; i++) {
+        if (old[i].serial_len != 0 && old[i].issuer_id[0] != '\0') {
+            if (st->n_certs + 1 > st->cap_certs / 2 && cert_grow(st, err) != LCA_OK) {
+                free(old);
+                return LCA_FAIL;
+            }
+            *cert_slot(st->certs, st->cap_certs, old[i].serial, old[i].serial_len) = old[i];
+            st->n_certs++;
+        }
+    }
+    free(old);
+    return LCA_OK;
+}
+
+static int ev_rejected(struct lca_state *st, int64_t pos, const struct lca_val *p,
+                       struct lca_err *err)
+{
+    (void)st;
+    (void)pos;
+    (void)p;
+    (void)err;
+    return LCA_OK;
+}
+
+/* Recomputes every issuer's ca_chain (issuers are few; this runs only when one changes). */
+static int chains_rebuild(struct lca_state *st, struct lca_err *err)
+{
+    struct lca_chain_in *in = NULL;
+    size_t *map = NULL, i, j, n = 0, idx[LCA_CHAIN_MAX], len;
+    int rc = LCA_FAIL;
+
+    if (st->n_issuers == 0) {
+        return LCA_OK;
+    }
+    in = calloc(st->n_issuers, sizeof(*in));
+    map = calloc(st->n_issuers, sizeof(*map));
+    if (in == NULL || map == NULL) {
+        lca_err_set(err, LCA_ERR_FATAL, "oom", "out of memory");
+        goto out;
+    }
+    for (i = 0; i < st->n_issuers; i++) {
+        if (!st->issuers[i].retired) {
+            in[n].cert = st->issuers[i].cert;
+            in[n].issuer_id = st->issuers[i].id;
+            map[n++] = i;
+        }
+    }
+    for (j = 0; j < n; j++) {
+        struct lca_issuer *iss = &st->issuers[map[j]];
+        if (iss->n_manual > 0) {
+            continue; /* manual chains are resolved below */
+        }
+        if (lca_chain_build(in, n, j, idx, &len, err) != LCA_OK) {
+            goto out;
+        }
+        for (i = 0; i < len; i++) {
+            iss->chain[i] = map[idx[i]];
+        }
+        iss->chain_len = len;
+    }
+    for (i = 0; i < st->n_issuers; i++) {
+        struct lca_issuer *iss = &st->issuers[i];
+        iss->chain_len = iss->n_manual > 0 ? 0 : iss->chain_len;
+        for (j = 0; j < iss->n_manual && j < LCA_CHAIN_MAX; j++) {
+            struct lca_issuer *m = issuer_by_id(st, iss->manual_chain[j]);
+            if (m != NULL) {
+                iss->chain[iss->chain_len++] = (size_t)(m - st->issuers);
+            }
+        }
+    }
+    rc = LCA_OK;
+out:
+    free(in);
+    free(map);
+    return rc;
+}
+
+typedef int (*evolve_fn)(struct lca_state *, int64_t, const struct lca_val *, struct lca_err *);
+
+static evolve_fn handler(enum lca_evt_type t)
+{
+    switch (t) {
+    case LCA_EVT_CONFIG_UPDATED:
+        return ev_config;
+    case LCA_EVT_ISSUER_CREATED:
+        return ev_issuer_created;
+    case LCA_EVT_ROOT_ACTIVATED:
+        return ev_root_activated;
+    case LCA_EVT_ISSUER_UPDATED:
+        return ev_issuer_updated;
+    case LCA_EVT_CERT_ISSUED:
+        return ev_cert_issued;
+    case LCA_EVT_CERT_REVOKED:
+        return ev_cert_revoked;
+    case LCA_EVT_ROLE_WRITTEN:
+        return ev_role_written;
+    case LCA_EVT_ROLE_DELETED:
+        return ev_role_deleted;
+    case LCA_EVT_CRL_PUBLISHED:
+        return ev_crl_published;
+    case LCA_EVT_TIDIED:
+        return ev_tidied;
+    case LCA_EVT_COMMAND_REJECTED:
+        return ev_rejected;
+    default:
+        return NULL;
+    }
+}
+
+int lca_state_evolve(struct lca_state *st, int64_t position, const struct lca_event *ev,
+                     struct lca_err *err)
+{
+    evolve_fn fn = handler(ev->type);
+
+    if (fn == NULL) {
+        return lca_err_set(err, LCA_ERR_BAD_INPUT, "bad_event", "unknown event type %d",
+                           (int)ev->type);
+    }
+    if (position != 0 && position <= st->position) {
+        return lca_err_set(err, LCA_ERR_FATAL, "out_of_order",
+                           "event at position %lld after position %lld", (long long)position,
+                           (long long)st->position);
+    }
+    if (fn(st, position, ev->payload, err) != LCA_OK) {
+        return LCA_FAIL;
+    }
+    if ((ev->type == LCA_EVT_ISSUER_CREATED || ev->type == LCA_EVT_ISSUER_UPDATED ||
+         ev->type == LCA_EVT_TIDIED) &&
+        chains_rebuild(st, err) != LCA_OK) {
+        return LCA_FAIL;
+    }
+    if (position != 0) {
+        st->position = position;
+    }
+    return LCA_OK;
+}

@@ -1,0 +1,134 @@
+/*
+ * state — the CA's state as a fold over the event log: evolve(state, event) -> state.
+ *
+ * The state is what decide() needs to judge a command: the CA configuration (Consul's
+ * provider config), the issuers (roots, intermediates, cross-signed and reissued twins, each
+ * with its certificate and the id of its key in the key store — never the key itself), the
+ * active root, the default (leaf-signing) issuer, the roles, and every certificate's serial
+ * with its issuer, expiry and revocation. It holds no private key and reads nothing: the only
+ * way it changes is lca_state_evolve(), so replaying the log from position 0 rebuilds it
+ * exactly (DESIGN.md invariant 3).
+ *
+ * Ownership: a state owns everything it points to. Getters return borrowed pointers valid
+ * until the next lca_state_evolve() or lca_state_free(). Not thread-safe.
+ */
+#ifndef LCA_STATE_H
+#define LCA_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/x509.h>
+
+#include "err.h"
+#include "event.h"
+#include "role.h"
+#include "val.h"
+
+#define LCA_ID_LEN 36 /* issuer ids are UUIDs */
+
+/* Vault issuer `usage` bits. */
+enum {
+    LCA_USAGE_READ_ONLY = 1,
+    LCA_USAGE_ISSUING = 2,
+    LCA_USAGE_CRL_SIGNING = 4,
+    LCA_USAGE_OCSP_SIGNING = 8,
+};
+
+/* How an issuer certificate came to be (seed 002's primitives). */
+enum lca_issuer_kind {
+    LCA_ISSUER_ROOT = 1,     /* self-signed, generated or imported */
+    LCA_ISSUER_INTERMEDIATE, /* signed by another issuer of this CA */
+    LCA_ISSUER_CROSS_SIGNED, /* same subject and key as `twin_of`, signed by `parent_id` */
+    LCA_ISSUER_REISSUED,     /* same key as `twin_of`, new certificate and serial */
+    LCA_ISSUER_EXTERNAL,     /* an intermediate signed outside this log (secondary cluster) */
+};
+
+struct lca_issuer {
+    char id[LCA_ID_LEN + 1];          /* Vault issuer_id (UUID) */
+    char name[129];                   /* Vault issuer_name, unique when non-empty */
+    char key_id[65];                  /* key store id: hex SHA-256 of the SPKI */
+    char parent_id[LCA_ID_LEN + 1];   /* issuer that signed it ("" for roots, external) */
+    char twin_of[LCA_ID_LEN + 1];     /* for cross-signed/reissued: the original issuer */
+    char root_id[LCA_ID_LEN + 1];     /* the hierarchy (root issuer id) it belongs to */
+    enum lca_issuer_kind kind;
+    X509 *cert;                       /* owned */
+    uint8_t *der;                     /* owned, the certificate's DER */
+    size_t der_len;
+    int64_t not_before, not_after;    /* from the certificate */
+    unsigned usage;                   /* LCA_USAGE_* */
+    enum lca_notafter leaf_not_after; /* Vault leaf_not_after_behavior */
+    char **manual_chain;              /* issuer ids, NULL when automatic */
+    size_t n_manual;
+    uint64_t crl_number;              /* number of the last CRL published (0: none yet) */
+    int64_t last_crl_at;              /* thisUpdate of that CRL */
+    int retired;                      /* removed from the roots list by tidy */
+    int64_t create_index, modify_index; /* log positions (Consul CreateIndex/ModifyIndex) */
+    char *pem;                        /* owned, the certificate in PEM */
+    size_t chain[16];                 /* ca_chain as issuer indices (self first): manual_chain
+                                         when set, else built by engine/chain.h; recomputed
+                                         whenever an issuer is created, updated or retired */
+    size_t chain_len;
+};
+
+/* One certificate issued by this CA (leaves and signed intermediates). */
+struct lca_certrec {
+    uint8_t serial[20];
+    size_t serial_len;
+    char issuer_id[LCA_ID_LEN + 1];
+    int64_t not_after;
+    int64_t revoked_at; /* 0: not revoked */
+    int reason;         /* enum lca_crl_reason when revoked */
+    int64_t position;   /* log position of CertificateIssued */
+    int is_ca;
+};
+
+struct lca_state;
+
+struct lca_state *lca_state_new(void);
+void lca_state_free(struct lca_state *st);
+
+/* Applies one event at log position `position` (> the last applied one; 0 for in-memory
+ * application before commit, which keeps positions unset). BAD_INPUT when the event does
+ * not fit the state (unknown issuer, malformed payload): the log is then corrupt or a
+ * decide() bug produced it; callers treat it as fatal. */
+int lca_state_evolve(struct lca_state *st, int64_t position, const struct lca_event *ev,
+                     struct lca_err *err) LCA_MUST_USE;
+
+int64_t lca_state_position(const struct lca_state *st);
+
+/* Configuration (normalized config.update payload; never NULL once bootstrapped). */
+const struct lca_val *lca_state_config(const struct lca_state *st);
+const char *lca_state_trust_domain(const struct lca_state *st); /* "" before bootstrap */
+const char *lca_state_cluster_id(const struct lca_state *st);
+int lca_state_bootstrapped(const struct lca_state *st);
+
+/* Issuers. */
+size_t lca_state_issuer_count(const struct lca_state *st);
+const struct lca_issuer *lca_state_issuer_at(const struct lca_state *st, size_t i);
+/* By id, by name, or "default" (the leaf-signing issuer) — Vault's issuer_ref. NULL if none. */
+const struct lca_issuer *lca_state_issuer_ref(const struct lca_state *st, const char *ref);
+const struct lca_issuer *lca_state_active_root(const struct lca_state *st);
+const struct lca_issuer *lca_state_default_issuer(const struct lca_state *st);
+/* Index of an issuer in issuer_at order, or (size_t)-1. */
+size_t lca_state_issuer_index(const struct lca_state *st, const struct lca_issuer *iss);
+
+/* Roles. */
+const struct lca_role *lca_state_role(const struct lca_state *st, const char *name);
+size_t lca_state_role_count(const struct lca_state *st);
+const struct lca_role *lca_state_role_at(const struct lca_state *st, size_t i);
+
+/* Certificates by serial (big-endian bytes). */
+const struct lca_certrec *lca_state_cert(const struct lca_state *st, const uint8_t *serial,
+                                         size_t len);
+size_t lca_state_cert_count(const struct lca_state *st);
+/* Iterates every certificate record; stops early when fn returns non-zero. */
+void lca_state_cert_foreach(const struct lca_state *st,
+                            int (*fn)(const struct lca_certrec *rec, void *ctx), void *ctx);
+
+/* Parses Vault's serial forms ("1a:2b:..", "1a-2b-..", "1a2b..") into bytes. */
+int lca_state_serial_parse(const char *s, uint8_t out[20], size_t *len) LCA_MUST_USE;
+/* Formats bytes as Vault's lowercase colon form. out must hold 3*len bytes. */
+void lca_state_serial_format(const uint8_t *serial, size_t len, char *out, size_t outlen);
+
+#endif
