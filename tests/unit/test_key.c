@@ -314,9 +314,10 @@ static char *ossl_pem(EVP_PKEY *k, int kind, size_t *len)
     }
     n = BIO_get_mem_data(bio, &data);
     if (ok == 1 && n > 0) {
-        copy = malloc((size_t)n);
+        copy = malloc((size_t)n + 1);
         if (copy != NULL) {
             memcpy(copy, data, (size_t)n);
+            copy[n] = '\0';
             *len = (size_t)n;
         }
     }
@@ -339,7 +340,8 @@ static void test_pem_variants(void)
         CU_ASSERT_EQUAL(EVP_PKEY_eq(k, g_keys[i]), 1);
         EVP_PKEY_free(k);
         k = NULL;
-        OPENSSL_clear_free(pem, len);
+        OPENSSL_cleanse(pem, len);
+        free(pem);
     }
     for (i = 1; i <= 2; i++) { /* encrypted PKCS#8 and encrypted traditional */
         pem = ossl_pem(g_keys[0], (int)i, &len);
