@@ -45,6 +45,10 @@ kafka_fetch() {
   command -v java >/dev/null || lca_apt_install openjdk-17-jre-headless
   command -v mvn >/dev/null || lca_apt_install maven
   mkdir -p "$KAFKA_HOME"
+  # Several runners may share the cache: one fetches, the others wait for it.
+  exec 9>"$KAFKA_HOME/.lock"
+  flock 9
+  if [ -f "$KAFKA_HOME/libs/.complete" ]; then exec 9>&-; return 0; fi
   write_pom
   rm -rf "$KAFKA_HOME/libs.tmp"
   if ! mvn -q -B -f "$KAFKA_HOME/pom.xml" dependency:copy-dependencies -DincludeScope=runtime \
@@ -55,6 +59,7 @@ kafka_fetch() {
   touch "$KAFKA_HOME/libs.tmp/.complete"
   rm -rf "$KAFKA_HOME/libs"
   mv "$KAFKA_HOME/libs.tmp" "$KAFKA_HOME/libs"
+  exec 9>&-
 }
 
 # write_config PORT CONTROLLER_PORT
@@ -149,7 +154,11 @@ kafka_start() {
   kafka_fetch
   mkdir -p "$dir"
   if broker_alive; then cat "$dir/bootstrap"; return 0; fi
-  [ -f "$dir/server.properties" ] || write_config $(lca_free_ports 2)
+  if [ ! -f "$dir/server.properties" ]; then
+    local ports
+    read -r -a ports <<<"$(lca_free_ports 2)"
+    write_config "${ports[0]}" "${ports[1]}"
+  fi
   format_storage
   launch
   wait_ready
@@ -158,11 +167,11 @@ kafka_start() {
 }
 
 kafka_kill() {
-  local pid i
+  local pid
   broker_alive || return 0
   pid=$(cat "$dir/kafka.pid")
   kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 1 40); do
+  for _ in $(seq 1 40); do
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.5
   done

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for the scripts in tests/infra/ (sourced, never run).
 # Everything here is quiet on success and says what failed on stderr.
 

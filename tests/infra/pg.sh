@@ -57,9 +57,9 @@ EOF
 }
 
 pg_start() {
-  local port try
+  local port
   [ -d "$dir/data" ] || pg_init
-  for try in 1 2 3; do
+  for _ in 1 2 3; do
     port=$(lca_free_ports 1)
     pg_configure "$port"
     if as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/pg.log" -w -t 60 -s start >/dev/null 2>&1; then

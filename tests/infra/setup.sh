@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The shared set-up of tests/infra/test.sh and tests/infra/bench.sh (sourced after lib.sh):
 # packages, oracles, build, then a real PostgreSQL and a real Kafka broker in a temporary directory,
 # torn down on exit (also on failure and Ctrl-C).
@@ -62,7 +63,9 @@ lca_setup() {
 
   lca_phase deps "$LCA_INFRA/deps.sh"
   lca_phase oracles "$LCA_INFRA/oracles.sh"
-  export PATH="$HOME/go/bin:$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"
+  local pyscripts
+  pyscripts=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
+  export PATH="$HOME/go/bin:$pyscripts:$PATH"
   lca_phase build lca_build
   if [ "${LCA_TEST_NO_SERVICES:-}" = "1" ]; then
     echo "runner: LCA_TEST_NO_SERVICES=1, no PostgreSQL or Kafka started"

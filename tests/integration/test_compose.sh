@@ -31,7 +31,7 @@ grep -q 'LEDGERCA_KEK_FILE: /run/secrets/kek' <<<"$resolved" || fail "KEK is not
 # 2. Deliberately broken copies must be rejected (the validator is not a no-op).
 cp -r "$compose" "$tmp/ok"
 check_broken() { # NAME SED-EXPRESSION
-  rm -rf "$tmp/$1"
+  rm -rf "${tmp:?}/$1"
   cp -r "$tmp/ok" "$tmp/$1"
   sed -i "$2" "$tmp/$1/docker-compose.yml"
   cmp -s "$tmp/ok/docker-compose.yml" "$tmp/$1/docker-compose.yml" && fail "broken copy $1 is unchanged"
