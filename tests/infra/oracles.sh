@@ -23,6 +23,13 @@ if ! python3 -c 'import pkilint' 2>/dev/null; then
     || python3 -m pip install -q --break-system-packages pkilint \
     || lca_die "pip install pkilint failed"
 fi
+# The `cryptography` package opens sealed keys in test_seal (an independent implementation).
+if ! python3 -c 'import cryptography.hazmat.primitives.asymmetric.x25519' 2>/dev/null; then
+  echo "oracles.sh: installing cryptography" >&2
+  python3 -m pip install -q cryptography 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages cryptography \
+    || lca_die "pip install cryptography failed"
+fi
 pkilint_bin=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/lint_pkix_cert
 [ -x "$pkilint_bin" ] || pkilint_bin=$(command -v lint_pkix_cert || true)
 [ -n "$pkilint_bin" ] || lca_die "pkilint is installed but lint_pkix_cert is not found"
