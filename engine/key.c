@@ -298,7 +298,9 @@ int lca_key_private_from_pem(const char *pem, size_t len, EVP_PKEY **out, struct
     if (bio == NULL) {
         return LCA_FAIL;
     }
-    if (contains(pem, len, "ENCRYPTED")) {
+    /* PKCS#8 EncryptedPrivateKeyInfo, or a traditional PEM with RFC 1421 encryption headers. */
+    if (contains(pem, len, "-----BEGIN ENCRYPTED PRIVATE KEY-----") ||
+        contains(pem, len, "Proc-Type: 4,ENCRYPTED")) {
         BIO_free(bio);
         return lca_err_set(err, LCA_ERR_BAD_INPUT, "encrypted_key",
                            "encrypted private key PEM not supported: decrypt it first "

@@ -75,6 +75,9 @@ int lca_key_id(EVP_PKEY *key, char out[LCA_KEY_ID_LEN + 1], struct lca_err *err)
 int lca_key_id_spki(const uint8_t *spki, size_t len, char out[LCA_KEY_ID_LEN + 1]);
 
 /*
+ * Size limit: PEM, SubjectPublicKeyInfo and wrapped-blob inputs over 64 KiB are refused as bad
+ * input (an RSA-8192 private key PEM is about 6.5 KiB).
+ *
  * Parses an unencrypted private key PEM (pem, len bytes, need not be NUL-terminated): PKCS#8
  * "PRIVATE KEY" or traditional "RSA/EC PRIVATE KEY". Encrypted PEM ("ENCRYPTED PRIVATE KEY",
  * Proc-Type: 4,ENCRYPTED) fails with BAD_INPUT "encrypted_key"; other garbage with BAD_INPUT

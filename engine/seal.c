@@ -191,8 +191,10 @@ int lca_seal_open(const uint8_t recipient_priv[32], const uint8_t *info, size_t 
         n = len - LCA_SEAL_OVERHEAD;
         memcpy(tag, sealed + LCA_SEAL_KEY_LEN + n, sizeof(tag));
         buf = OPENSSL_malloc(n);
-        ok = buf != NULL &&
-             schedule(recipient_priv, sealed, sealed, my_pub, info, info_len, &keys) &&
+        if (buf == NULL) {
+            return lca_err_set(err, LCA_ERR_FATAL, "oom", "cannot allocate unseal buffer");
+        }
+        ok = schedule(recipient_priv, sealed, sealed, my_pub, info, info_len, &keys) &&
              gcm(0, &keys, sealed + LCA_SEAL_KEY_LEN, n, buf, tag);
         OPENSSL_cleanse(&keys, sizeof(keys));
     }

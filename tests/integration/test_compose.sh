@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# compose/ is a valid deployment description: Debian's docker-compose accepts docker-compose.yml (no
+# Docker engine runs here, so `config` validation is what can be checked), rejects broken copies of it,
+# and the Dockerfile's runtime stage installs the packages that provide every library the built
+# `ledgerca` binary links against directly.
+set -euo pipefail
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+src=${LCA_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+compose="$src/compose"
+command -v docker-compose >/dev/null || fail "docker-compose is not installed (tests/infra/deps.sh)"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# 1. The real file validates, and holds what the deployment needs.
+docker-compose -f "$compose/docker-compose.yml" config -q || fail "docker-compose.yml does not validate"
+services=$(docker-compose -f "$compose/docker-compose.yml" config --services | sort | tr '\n' ' ')
+want="kafka kafka-topics migrate-dc1 migrate-dc2 postgres projector-dc1 projector-dc2 signer-dc1 signer-dc2 "
+[ "$services" = "$want" ] || fail "services are '$services', want '$want'"
+resolved=$(docker-compose -f "$compose/docker-compose.yml" config)
+for v in LEDGERCA_KAFKA_BOOTSTRAP LEDGERCA_PG_URI LEDGERCA_CLUSTER LEDGERCA_KEK_FILE; do
+  n=$(grep -c "^      $v: " <<<"$resolved" || true)
+  [ "$n" -eq 6 ] || fail "$v is set in $n services, want the 6 ledgerca services"
+done
+grep -q 'KAFKA_PROCESS_ROLES: broker,controller' <<<"$resolved" || fail "Kafka is not in KRaft mode"
+grep -q 'image: apache/kafka:3\.9' <<<"$resolved" || fail "Kafka image is not apache/kafka 3.9"
+grep -q 'image: postgres:15' <<<"$resolved" || fail "PostgreSQL image is not 15"
+[ "$(grep -c '^    healthcheck:' <<<"$resolved")" -ge 2 ] || fail "kafka and postgres need healthchecks"
+grep -q 'LEDGERCA_KEK_FILE: /run/secrets/kek' <<<"$resolved" || fail "KEK is not a docker secret"
+
+# 2. Deliberately broken copies must be rejected (the validator is not a no-op).
+cp -r "$compose" "$tmp/ok"
+check_broken() { # NAME SED-EXPRESSION
+  rm -rf "${tmp:?}/$1"
+  cp -r "$tmp/ok" "$tmp/$1"
+  sed -i "$2" "$tmp/$1/docker-compose.yml"
+  cmp -s "$tmp/ok/docker-compose.yml" "$tmp/$1/docker-compose.yml" && fail "broken copy $1 is unchanged"
+  if docker-compose -f "$tmp/$1/docker-compose.yml" config -q >/dev/null 2>&1; then
+    fail "broken copy '$1' passed validation"
+  fi
+}
+check_broken unknown-key 's/^    command: \["signer"\]$/    command: ["signer"]\n    restartt: always/'
+check_broken yaml-syntax 's/^  postgres:$/  postgres: [/'
+check_broken missing-dependency 's/^      migrate-dc1:$/      migrate-dc9:/'
+check_broken bad-healthcheck 's/^      retries: 12$/      retries: twelve/'
+
+# 3. Dockerfile: Debian 12 build and runtime stages, ENTRYPOINT ledgerca, runtime libraries complete.
+df="$compose/Dockerfile"
+grep -Eq '^FROM debian:12 AS build$' "$df" || fail "no Debian 12 build stage"
+grep -Eq '^FROM debian:12-slim$' "$df" || fail "no Debian 12 runtime stage"
+grep -qxF 'ENTRYPOINT ["ledgerca"]' "$df" || fail 'no ENTRYPOINT ["ledgerca"]'
+runtime=$(awk '/^FROM debian:12-slim/{r=1} r' "$df")
+bin=${LEDGERCA:-${LCA_BINARY_DIR:-$src/build}/workers/ledgerca}
+[ -x "$bin" ] || fail "built ledgerca binary not found at $bin"
+# owner_of PATH: the Debian package that installed PATH (dpkg may know it under /lib or /usr/lib).
+owner_of() {
+  local p r
+  r=$(realpath "$1")
+  for p in "$1" "$r" "${1#/usr}" "${r#/usr}" "/usr$1" "/usr$r"; do
+    dpkg -S "$p" 2>/dev/null | head -n 1 | cut -d: -f1 | grep . && return 0
+  done
+  return 1
+}
+dyn=$(readelf -d "$bin") || fail "$bin is not an ELF executable"
+needed=$(sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' <<<"$dyn")
+grep -qx 'libc.so.6' <<<"$needed" || fail "no NEEDED entries read from $bin"
+for soname in $needed; do
+  path=$(ldconfig -p | awk -v s="$soname" '$1 == s && /x86-64|64bit|x86_64/ { print $NF; exit }')
+  [ -n "$path" ] || path=$(ldconfig -p | awk -v s="$soname" '$1 == s { print $NF; exit }')
+  [ -n "$path" ] || fail "cannot locate $soname"
+  pkg=$(owner_of "$path") || fail "no package owns $soname ($path)"
+  case "$pkg" in libc6) continue ;; esac
+  grep -qw -- "$pkg" <<<"$runtime" || fail "runtime stage lacks $pkg (provides $soname)"
+done
+echo "test_compose: compose file valid, 4 broken copies rejected, runtime libraries complete"
