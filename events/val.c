@@ -242,15 +242,22 @@ static size_t map_find(const struct lca_val *map, const char *key)
     return SIZE_MAX;
 }
 
-/* Appends a new entry; takes ownership of child on success only. 0 on success. */
-static int map_append(struct lca_val *map, const char *key, struct lca_val *child)
+/* Appends a new entry with a copy of klen key bytes; takes ownership of child on success
+ * only. 0 on success. */
+static int map_append(struct lca_val *map, const char *key, size_t klen, struct lca_val *child)
 {
     void *ents = map->u.map.ents;
-    char *kcopy = strdup(key);
+    char *kcopy;
 
+    if (klen == SIZE_MAX || memchr(key, '\0', klen) != NULL) {
+        return -1;
+    }
+    kcopy = malloc(klen + 1);
     if (kcopy == NULL) {
         return -1;
     }
+    memcpy(kcopy, key, klen);
+    kcopy[klen] = '\0';
     if (val_grow(&ents, &map->u.map.cap, map->u.map.n, sizeof(struct lca_val_entry)) != 0) {
         free(kcopy);
         return -1;
@@ -260,6 +267,20 @@ static int map_append(struct lca_val *map, const char *key, struct lca_val *chil
     map->u.map.ents[map->u.map.n].val = child;
     map->u.map.n++;
     return 0;
+}
+
+void lca_val_map_append(struct lca_val *map, const char *key, size_t klen,
+                        struct lca_val *child)
+{
+    if (map == NULL) {
+        lca_val_free(child);
+        return;
+    }
+    if (child == NULL || key == NULL || map->kind != LCA_VAL_MAP ||
+        map_append(map, key, klen, child) != 0) {
+        map->broken = 1;
+        lca_val_free(child);
+    }
 }
 
 void lca_val_map_set(struct lca_val *map, const char *key, struct lca_val *child)
@@ -281,7 +302,7 @@ void lca_val_map_set(struct lca_val *map, const char *key, struct lca_val *child
         map->u.map.ents[at].val = child;
         return;
     }
-    if (map_append(map, key, child) != 0) {
+    if (map_append(map, key, strlen(key), child) != 0) {
         map->broken = 1;
         lca_val_free(child);
     }
