@@ -328,22 +328,29 @@ void lca_val_map_set_bin(struct lca_val *map, const char *key, const void *p, si
     lca_val_map_set(map, key, lca_val_new_bin(p, n));
 }
 
-void lca_val_map_del(struct lca_val *map, const char *key)
+struct lca_val *lca_val_map_take(struct lca_val *map, const char *key)
 {
+    struct lca_val *child;
     size_t at;
 
     if (map == NULL || key == NULL || map->kind != LCA_VAL_MAP) {
-        return;
+        return NULL;
     }
     at = map_find(map, key);
     if (at == SIZE_MAX) {
-        return;
+        return NULL;
     }
+    child = map->u.map.ents[at].val;
     val_free_key(map->u.map.ents[at].key);
-    lca_val_free(map->u.map.ents[at].val);
     memmove(&map->u.map.ents[at], &map->u.map.ents[at + 1],
             (map->u.map.n - at - 1) * sizeof(struct lca_val_entry));
     map->u.map.n--;
+    return child;
+}
+
+void lca_val_map_del(struct lca_val *map, const char *key)
+{
+    lca_val_free(lca_val_map_take(map, key));
 }
 
 const struct lca_val *lca_val_map_get(const struct lca_val *map, const char *key)

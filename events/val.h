@@ -84,6 +84,9 @@ void lca_val_map_append(struct lca_val *map, const char *key, size_t klen,
                         struct lca_val *child);
 /* Removes key if present. */
 void lca_val_map_del(struct lca_val *map, const char *key);
+/* Removes key and hands its value to the caller (who then owns and frees it); NULL when the
+ * key is absent. Lets a parser keep a subtree without a deep copy. */
+struct lca_val *lca_val_map_take(struct lca_val *map, const char *key);
 const struct lca_val *lca_val_map_get(const struct lca_val *map, const char *key);
 const char *lca_val_map_key_at(const struct lca_val *map, size_t i);
 const struct lca_val *lca_val_map_val_at(const struct lca_val *map, size_t i);

@@ -125,6 +125,16 @@ static void test_map_order_replace_del(void)
     CU_ASSERT_STRING_EQUAL(lca_val_map_key_at(m, 1), "mid");
     CU_ASSERT_PTR_NULL(lca_val_map_get(m, "alpha"));
     CU_ASSERT_TRUE(lca_val_ok(m));
+    {
+        struct lca_val *taken = lca_val_map_take(m, "mid");
+
+        CU_ASSERT_EQUAL(lca_val_bool(taken), 1);
+        CU_ASSERT_EQUAL(lca_val_len(m), 2);
+        CU_ASSERT_STRING_EQUAL(lca_val_map_key_at(m, 1), "raw");
+        CU_ASSERT_PTR_NULL(lca_val_map_take(m, "mid"));
+        CU_ASSERT_PTR_NULL(lca_val_map_take(NULL, "mid"));
+        lca_val_free(taken);
+    }
     lca_val_free(m);
 }
 
