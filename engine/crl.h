@@ -83,8 +83,8 @@ struct lca_crl_req {
                              for sharded CRLs; printable ASCII, at most 1024 bytes */
     const struct lca_crl_entry *entries; /* n_entries, any order; borrowed */
     size_t n_entries;
-    size_t max_entries;   /* 0 = no limit; more entries (before dropping expired ones):
-                             BAD_INPUT "crl_too_large" */
+    size_t max_entries;   /* 0 = no limit; more entries than this left after dropping expired
+                             ones: BAD_INPUT "crl_too_large" */
 };
 
 /*
