@@ -59,6 +59,14 @@ int lca_role_check_names(const struct lca_role *r, const char *common_name,
                          size_t n_ips, const char *const *uris, size_t n_uris,
                          struct lca_err *err) LCA_MUST_USE;
 
+/* As lca_role_check_names for names taken from a CSR (sign with use_csr_sans): DNS names
+ * skip the syntax pre-check that Vault applies to alt_names given in the API, and the IP / URI
+ * denials say "via CSR" as Vault's do. */
+int lca_role_check_csr_names(const struct lca_role *r, const char *common_name,
+                             const char *const *dns, size_t n_dns, const char *const *ips,
+                             size_t n_ips, const char *const *uris, size_t n_uris,
+                             struct lca_err *err) LCA_MUST_USE;
+
 /* Key check for sign (CSR key) and issue (requested key): type and bits must match the
  * role's unless key_type is "any" (then any safe-minimum key passes). Ed25519 ignores bits.
  * Denial: BAD_INPUT "policy_denied". */
