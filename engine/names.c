@@ -222,11 +222,11 @@ static int localhost_ok(const struct lca_names_policy *p, const struct split_nam
 {
     static const char *const hosts[] = {"localhost", "localdomain"};
     for (size_t i = 0; i < 2; i++) {
-        if (strcmp(n->reduced, hosts[i]) == 0 || (n->is_email && strcmp(n->domain, hosts[i]) == 0)) {
+        int exact = strcmp(n->reduced, hosts[i]) == 0;
+        if (exact || (n->is_email && strcmp(n->domain, hosts[i]) == 0)) {
             return 1;
         }
-        if (p->allow_subdomains &&
-            (dot_suffix(n->reduced, hosts[i]) || (n->is_wild && strcmp(n->reduced, hosts[i]) == 0))) {
+        if (p->allow_subdomains && (dot_suffix(n->reduced, hosts[i]) || (n->is_wild && exact))) {
             return 1;
         }
     }
@@ -235,10 +235,12 @@ static int localhost_ok(const struct lca_names_policy *p, const struct split_nam
 
 static int domain_ok(const struct lca_names_policy *p, const struct split_name *n, const char *d)
 {
-    if (p->allow_bare_domains && (eq_str(n->name, d, 1) || (n->is_email && eq_str(n->domain, d, 1)))) {
+    if (p->allow_bare_domains &&
+        (eq_str(n->name, d, 1) || (n->is_email && eq_str(n->domain, d, 1)))) {
         return 1;
     }
-    if (p->allow_subdomains && (dot_suffix(n->reduced, d) || (n->is_wild && eq_str(n->reduced, d, 1)))) {
+    if (p->allow_subdomains &&
+        (dot_suffix(n->reduced, d) || (n->is_wild && eq_str(n->reduced, d, 1)))) {
         return 1;
     }
     return p->allow_glob_domains && strchr(d, '*') != NULL && glob_impl(d, n->name, 1);
@@ -251,7 +253,8 @@ int lca_names_allowed(const struct lca_names_policy *p, const char *name)
         return 0;
     }
     if (p->enforce_hostnames && *n.reduced != '\0') {
-        if (!lca_names_is_hostname(n.reduced) || (n.is_wild && !wild_label_ok(n.wild, n.wild_len))) {
+        if (!lca_names_is_hostname(n.reduced) ||
+            (n.is_wild && !wild_label_ok(n.wild, n.wild_len))) {
             return 0;
         }
     }

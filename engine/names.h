@@ -20,7 +20,7 @@
 
 /* The name half of a role (all borrowed). Flags are 0/1. */
 struct lca_names_policy {
-    int allow_localhost;       /* "localhost", "localdomain" (and subdomains with allow_subdomains) */
+    int allow_localhost;       /* "localhost", "localdomain" (subdomains: allow_subdomains) */
     int allow_bare_domains;    /* a name equal to an allowed domain */
     int allow_subdomains;      /* any-depth subdomain of an allowed domain, wildcards included */
     int allow_glob_domains;    /* allowed domains containing '*' are globs */
