@@ -242,15 +242,22 @@ static size_t map_find(const struct lca_val *map, const char *key)
     return SIZE_MAX;
 }
 
-/* Appends a new entry; takes ownership of child on success only. 0 on success. */
-static int map_append(struct lca_val *map, const char *key, struct lca_val *child)
+/* Appends a new entry with a copy of klen key bytes; takes ownership of child on success
+ * only. 0 on success. */
+static int map_append(struct lca_val *map, const char *key, size_t klen, struct lca_val *child)
 {
     void *ents = map->u.map.ents;
-    char *kcopy = strdup(key);
+    char *kcopy;
 
+    if (klen == SIZE_MAX || memchr(key, '\0', klen) != NULL) {
+        return -1;
+    }
+    kcopy = malloc(klen + 1);
     if (kcopy == NULL) {
         return -1;
     }
+    memcpy(kcopy, key, klen);
+    kcopy[klen] = '\0';
     if (val_grow(&ents, &map->u.map.cap, map->u.map.n, sizeof(struct lca_val_entry)) != 0) {
         free(kcopy);
         return -1;
@@ -260,6 +267,20 @@ static int map_append(struct lca_val *map, const char *key, struct lca_val *chil
     map->u.map.ents[map->u.map.n].val = child;
     map->u.map.n++;
     return 0;
+}
+
+void lca_val_map_append(struct lca_val *map, const char *key, size_t klen,
+                        struct lca_val *child)
+{
+    if (map == NULL) {
+        lca_val_free(child);
+        return;
+    }
+    if (child == NULL || key == NULL || map->kind != LCA_VAL_MAP ||
+        map_append(map, key, klen, child) != 0) {
+        map->broken = 1;
+        lca_val_free(child);
+    }
 }
 
 void lca_val_map_set(struct lca_val *map, const char *key, struct lca_val *child)
@@ -281,7 +302,7 @@ void lca_val_map_set(struct lca_val *map, const char *key, struct lca_val *child
         map->u.map.ents[at].val = child;
         return;
     }
-    if (map_append(map, key, child) != 0) {
+    if (map_append(map, key, strlen(key), child) != 0) {
         map->broken = 1;
         lca_val_free(child);
     }
@@ -307,22 +328,29 @@ void lca_val_map_set_bin(struct lca_val *map, const char *key, const void *p, si
     lca_val_map_set(map, key, lca_val_new_bin(p, n));
 }
 
-void lca_val_map_del(struct lca_val *map, const char *key)
+struct lca_val *lca_val_map_take(struct lca_val *map, const char *key)
 {
+    struct lca_val *child;
     size_t at;
 
     if (map == NULL || key == NULL || map->kind != LCA_VAL_MAP) {
-        return;
+        return NULL;
     }
     at = map_find(map, key);
     if (at == SIZE_MAX) {
-        return;
+        return NULL;
     }
+    child = map->u.map.ents[at].val;
     val_free_key(map->u.map.ents[at].key);
-    lca_val_free(map->u.map.ents[at].val);
     memmove(&map->u.map.ents[at], &map->u.map.ents[at + 1],
             (map->u.map.n - at - 1) * sizeof(struct lca_val_entry));
     map->u.map.n--;
+    return child;
+}
+
+void lca_val_map_del(struct lca_val *map, const char *key)
+{
+    lca_val_free(lca_val_map_take(map, key));
 }
 
 const struct lca_val *lca_val_map_get(const struct lca_val *map, const char *key)

@@ -125,6 +125,16 @@ static void test_map_order_replace_del(void)
     CU_ASSERT_STRING_EQUAL(lca_val_map_key_at(m, 1), "mid");
     CU_ASSERT_PTR_NULL(lca_val_map_get(m, "alpha"));
     CU_ASSERT_TRUE(lca_val_ok(m));
+    {
+        struct lca_val *taken = lca_val_map_take(m, "mid");
+
+        CU_ASSERT_EQUAL(lca_val_bool(taken), 1);
+        CU_ASSERT_EQUAL(lca_val_len(m), 2);
+        CU_ASSERT_STRING_EQUAL(lca_val_map_key_at(m, 1), "raw");
+        CU_ASSERT_PTR_NULL(lca_val_map_take(m, "mid"));
+        CU_ASSERT_PTR_NULL(lca_val_map_take(NULL, "mid"));
+        lca_val_free(taken);
+    }
     lca_val_free(m);
 }
 
@@ -192,6 +202,27 @@ static void test_broken_is_sticky(void)
     lca_val_free(root);
 }
 
+static void test_map_append(void)
+{
+    struct lca_val *m = lca_val_new_map();
+    struct lca_val *s = lca_val_new_str("x");
+
+    lca_val_map_append(m, "keyXX", 3, lca_val_new_int(1)); /* only "key" is copied */
+    lca_val_map_append(m, "", 0, lca_val_new_int(2));
+    CU_ASSERT_EQUAL(lca_val_len(m), 2);
+    CU_ASSERT_EQUAL(lca_val_map_get_int(m, "key", 0), 1);
+    CU_ASSERT_EQUAL(lca_val_map_get_int(m, "", 0), 2);
+    CU_ASSERT_TRUE(lca_val_ok(m));
+    lca_val_map_append(m, "a\0b", 3, lca_val_new_int(3)); /* NUL in key */
+    CU_ASSERT_EQUAL(lca_val_len(m), 2);
+    CU_ASSERT_FALSE(lca_val_ok(m));
+    lca_val_map_append(s, "k", 1, lca_val_new_int(1)); /* not a map */
+    CU_ASSERT_FALSE(lca_val_ok(s));
+    lca_val_map_append(NULL, "k", 1, lca_val_new_int(1));
+    lca_val_free(m);
+    lca_val_free(s);
+}
+
 static struct lca_val *build_sample(int reversed)
 {
     struct lca_val *m = lca_val_new_map();
@@ -255,6 +286,7 @@ int main(void)
     CU_add_test(s, "map_order_replace_del", test_map_order_replace_del);
     CU_add_test(s, "typed_lookups", test_typed_lookups);
     CU_add_test(s, "broken_is_sticky", test_broken_is_sticky);
+    CU_add_test(s, "map_append", test_map_append);
     CU_add_test(s, "equal_and_clone", test_equal_and_clone);
     CU_basic_set_mode(CU_BRM_NORMAL);
     CU_basic_run_tests();
