@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "names.h"
 #include "role.h"
 #include "val.h"
@@ -349,6 +350,48 @@ static void test_usages(void)
         CU_ASSERT_EQUAL(lca_role_ext_key_usage(r), cases[i].eku);
         lca_role_free(r);
     }
+}
+
+/* A role written as JSON (the fields of Vault's "read role" sample), normalised, encoded
+ * as JSON again and parsed back: the same role. */
+static void test_json_round_trip(void)
+{
+    static const char in[] =
+        "{\"allow_any_name\": false, \"allow_ip_sans\": true, \"allow_localhost\": true,"
+        " \"allow_subdomains\": false, \"allowed_domains\": [\"example.com\", \"foobar.com\"],"
+        " \"allowed_uri_sans\": [\"example.com\", \"spiffe://*\"],"
+        " \"allowed_other_sans\": [\"1.3.6.1.4.1.311.20.2.3;utf8:devops@example.com\","
+        " \"1.3.6.1.4.1.311.20.2.4;UTF-8:*\"], \"client_flag\": true,"
+        " \"code_signing_flag\": false, \"key_bits\": 2048, \"key_type\": \"rsa\","
+        " \"ttl\": \"6h\", \"max_ttl\": \"12h\", \"server_flag\": true}";
+    struct lca_val *p = NULL, *m = NULL, *p2 = NULL, *m2 = NULL;
+    struct lca_role *r = NULL, *r2 = NULL;
+    struct lca_err err;
+    char *txt = NULL;
+    size_t len = 0;
+    CU_ASSERT_FATAL(lca_json_decode(in, sizeof(in) - 1, NULL, &p, &err) == LCA_OK);
+    CU_ASSERT_FATAL(lca_role_parse("my-role", p, &r, &err) == LCA_OK);
+    m = lca_role_to_val(r);
+    assert_int(m, "ttl", 6 * 3600);
+    assert_int(m, "max_ttl", 12 * 3600);
+    assert_list(m, "allowed_uri_sans", "example.com,spiffe://*");
+    CU_ASSERT_FATAL(lca_json_encode(m, &txt, &len, &err) == LCA_OK);
+    CU_ASSERT_FATAL(lca_json_decode(txt, len, NULL, &p2, &err) == LCA_OK);
+    CU_ASSERT_FATAL(lca_role_parse("my-role", p2, &r2, &err) == LCA_OK);
+    m2 = lca_role_to_val(r2);
+    CU_ASSERT(lca_val_equal(m, m2));
+    const char *uris[] = {"spiffe://cluster/ns/a"};
+    CU_ASSERT_EQUAL(lca_role_check_names(r2, "www.foobar.com", NULL, 0, NULL, 0, uris, 1, &err),
+                    LCA_FAIL); /* allow_subdomains false */
+    CU_ASSERT_EQUAL(lca_role_check_names(r2, "localhost", NULL, 0, NULL, 0, uris, 1, &err),
+                    LCA_OK);
+    free(txt);
+    lca_val_free(p);
+    lca_val_free(p2);
+    lca_val_free(m);
+    lca_val_free(m2);
+    lca_role_free(r);
+    lca_role_free(r2);
 }
 
 /* ---- parse errors --------------------------------------------------------------------- */
@@ -903,7 +946,7 @@ int main(void)
         {"shapes", test_shapes},             {"normalise", test_normalise},
         {"usages", test_usages},             {"parse_errors", test_parse_errors},
         {"parse_bad_shapes", test_parse_bad_shapes}, {"other_sans", test_other_sans},
-        {"names", test_names},
+        {"json_round_trip", test_json_round_trip}, {"names", test_names},
         {"names_csr", test_names_csr},       {"ip_sans", test_ip_sans},
         {"uri_sans", test_uri_sans},         {"keys", test_keys},
         {"ttl", test_ttl},                   {"notafter", test_notafter},
