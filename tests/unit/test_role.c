@@ -552,6 +552,11 @@ static const struct name_case NAME_CASES[] = {
     {"allowed_domains=foo-*.example.com;allow_glob_domains=false", "foo-1.example.com", NULL,
      CN_DENY("foo-1.example.com")},
     {"allowed_domains=*.example.com;allow_glob_domains=true", "*.example.com", NULL, NULL},
+    /* Vault's documented wildcard interplay with bare and glob domains */
+    {"allowed_domains=*.example.com;allow_bare_domains=true", "*.example.com", NULL, NULL},
+    {"allowed_domains=*.example.com;allow_bare_domains=true;allow_wildcard_certificates=false",
+     "*.example.com", NULL, CN_DENY("*.example.com")},
+    {"allowed_domains=*.*.example.com;allow_glob_domains=true", "*.foo.example.com", NULL, NULL},
     /* the three matchers are independent (Vault's note on foo.*.example.com) */
     {"allowed_domains=foo.*.example.com;allow_glob_domains=true;allow_subdomains=true",
      "bar.foo.baz.example.com", NULL, CN_DENY("bar.foo.baz.example.com")},
