@@ -30,8 +30,27 @@
 
 struct lca_role; /* opaque; immutable after parse */
 
-/* Parses role `name` from a role.write payload (a map with Vault's field names).
- * Missing fields take Vault's defaults (see lca_role_to_val for the full list).
+/* Parses role `name` from a role.write payload (a map with Vault's field names; NULL or nil
+ * means {}). A field that is absent or null takes Vault's default:
+ *   ttl 0 (system default), max_ttl 0 (system max), not_before_duration 30s,
+ *   allow_localhost true, allowed_domains [], allow_bare_domains / allow_subdomains /
+ *   allow_glob_domains / allow_any_name false, allow_wildcard_certificates true,
+ *   enforce_hostnames true, allow_ip_sans true, allowed_uri_sans [], allowed_other_sans [],
+ *   allowed_serial_numbers [], allowed_user_ids [], server_flag / client_flag true,
+ *   code_signing_flag / email_protection_flag false, key_type "rsa", key_bits 0 (stored as
+ *   2048 for rsa, 256 for ec, 0 for ed25519/any), signature_bits 0 (stored as 256 for rsa,
+ *   the curve size for ec), use_pss false, key_usage [DigitalSignature, KeyAgreement,
+ *   KeyEncipherment], ext_key_usage [], ext_key_usage_oids [], subject fields (ou,
+ *   organization, country, locality, province, street_address, postal_code) [],
+ *   use_csr_common_name / use_csr_sans true, require_cn true, cn_validations
+ *   [email, hostname], policy_identifiers [], basic_constraints_valid_for_non_ca false,
+ *   no_store false, no_store_metadata false, generate_lease false (forced false by no_store),
+ *   not_after "", issuer_ref "default", serial_number_source "json-csr", and the template /
+ *   token-display-name flags false (stored; ledgerca has no identity templating, so true has
+ *   no effect). A "name" field, if present, must equal `name`.
+ * key_usage / ext_key_usage names are case-insensitive and stored in canonical spelling
+ * (Go's x509 constant without its prefix); names Vault knows but ledgerca does not issue
+ * (EncipherOnly, DecipherOnly, the IPSEC and Microsoft/Netscape EKUs) are refused.
  * Errors (BAD_INPUT): "unknown_field" naming the field, "bad_field" for a wrong type or
  * unparsable duration/list/bool, "bad_key" for a key_type/key_bits combination outside
  * rsa 2048/3072/4096, ec 256/384, ed25519, any; "bad_ttl" when max_ttl < ttl (both set);
@@ -43,25 +62,42 @@ int lca_role_parse(const char *name, const struct lca_val *payload, struct lca_r
 /* NULL-safe. */
 void lca_role_free(struct lca_role *r);
 
-/* The normalised role: a new map owned by the caller (NULL on allocation failure); lists are
- * arrays of str, durations int seconds, flags bool. */
+/* The normalised role: a new map owned by the caller (NULL on allocation failure) holding
+ * every field above (49 entries, not the name); lists are arrays of str, durations int
+ * seconds, flags bool. Parsing it again gives the same role. */
 struct lca_val *lca_role_to_val(const struct lca_role *r);
 
 /* Borrowed; lives as long as r. */
 const char *lca_role_name(const struct lca_role *r);
 
-/* Checks the names of a request against the role. common_name may be NULL or "" (none).
- * dns/ips/uris: n_* borrowed NUL-terminated strings. An email-shaped common name is
- * allowed when its domain part is. Denial: BAD_INPUT "policy_denied", message naming the
- * offending value as Vault does, e.g. "common name foo.evil.com not allowed by this role". */
+/* Checks the names of a request against the role, in Vault's order: DNS syntax of the
+ * alt names, the common name (cn_validations; "disabled" skips it), DNS SANs, email SANs
+ * (dns entries containing '@'), IP SANs (allow_ip_sans, valid address), URI SANs (glob match
+ * against allowed_uri_sans). common_name may be NULL or "" (none). dns/ips/uris: n_*
+ * borrowed NUL-terminated strings. Vault also puts the CN into the DNS (or email) SANs unless
+ * exclude_cn_from_sans; callers that do the same pass it in dns too. An email-shaped name is
+ * allowed when its domain part is. Denial: BAD_INPUT "policy_denied", message worded as
+ * Vault's, e.g. "common name foo.evil.com not allowed by this role",
+ * "subject alternate name x not allowed by this role", "email address x not allowed by this
+ * role". FATAL "bad_call" for a NULL role or array. */
 int lca_role_check_names(const struct lca_role *r, const char *common_name,
                          const char *const *dns, size_t n_dns, const char *const *ips,
                          size_t n_ips, const char *const *uris, size_t n_uris,
                          struct lca_err *err) LCA_MUST_USE;
 
-/* Key check for sign (CSR key) and issue (requested key): type and bits must match the
- * role's unless key_type is "any" (then any safe-minimum key passes). Ed25519 ignores bits.
- * Denial: BAD_INPUT "policy_denied". */
+/* As lca_role_check_names for names taken from a CSR (sign with use_csr_sans): DNS names
+ * skip the syntax pre-check that Vault applies to alt_names given in the API, and the IP / URI
+ * denials say "via CSR" as Vault's do. */
+int lca_role_check_csr_names(const struct lca_role *r, const char *common_name,
+                             const char *const *dns, size_t n_dns, const char *const *ips,
+                             size_t n_ips, const char *const *uris, size_t n_uris,
+                             struct lca_err *err) LCA_MUST_USE;
+
+/* Key check for sign (CSR key) and issue (requested key), as Vault: the type must be the
+ * role's ("role requires keys of type rsa") and key_bits is a minimum ("role requires a
+ * minimum of a 4096-bit key, but CSR's key is 2048 bits"); key_type "any" accepts any type.
+ * Always, whatever the role: RSA >= 2048 bits, EC P-256 or P-384 only (DESIGN.md invariant
+ * 6). Ed25519 ignores bits. Denial: BAD_INPUT "policy_denied". */
 int lca_role_check_key(const struct lca_role *r, const struct lca_keyspec *spec,
                        struct lca_err *err) LCA_MUST_USE;
 
@@ -71,8 +107,10 @@ int lca_role_check_key(const struct lca_role *r, const struct lca_keyspec *spec,
 int64_t lca_role_ttl(const struct lca_role *r, int64_t requested, int64_t default_ttl,
                      int64_t system_max_ttl);
 
-/* Key spec for `issue` (server-generated key): the role's key_type/key_bits, with key_bits
- * 0 meaning 2048 (rsa) / 256 (ec); key_type "any" gives ec 256. */
+/* Key spec for `issue` (server-generated key): the role's key_type/key_bits (already
+ * defaulted at parse). key_type "any" gives ec 256 — note Vault itself refuses `issue` on an
+ * "any" role ("can only be used to sign CSRs"); a caller wanting that rule checks the
+ * normalised key_type. */
 void lca_role_keyspec(const struct lca_role *r, struct lca_keyspec *out);
 
 /* key_usage as LCA_KU_* bits (engine/cert.h): DigitalSignature=1, KeyEncipherment=2,
