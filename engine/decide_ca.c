@@ -3,10 +3,14 @@
  * issuer.update, sign-intermediate (Consul's CA seeds 000/001, Vault's primitives seed 002).
  *
  * A hierarchy is a root and its leaf-signing intermediate. Rotation creates a new hierarchy
- * and cross-signs the new intermediate by the old root (seed 002's forward primitive: same
- * subject and key, other issuer), so a leaf of the new hierarchy verifies against a trust
- * store that holds only the old root and against one that holds only the new root
- * (DESIGN.md invariant 5). The new root is active at once; the old one stays in the roots
+ * and, as Consul does, has the old root cross-sign the new root (seed 002's cross-signed
+ * primitive: same subject and key, other issuer; the result is listed in the new root's
+ * IntermediateCerts). A leaf of the new hierarchy then verifies against a trust store that
+ * holds only the old root (leaf -> new intermediate -> cross-signed new root -> old root) and
+ * against one that holds only the new root (DESIGN.md invariant 5) with one served chain:
+ * verifiers that take the first matching issuer (OpenSSL) find the trusted new root first
+ * and otherwise the cross-signed twin. Cross-signing the intermediate instead would need a
+ * different chain order per trust store. The new root is active at once; the old one stays in the roots
  * list until tidy finds every leaf under it expired.
  */
 #include "decide_int.h"
@@ -415,10 +419,13 @@ static int rotate(const struct lca_state *st, const struct lca_command *cmd, str
     if (!force) {
         if (lca_decide_serial(env, serial, err) != LCA_OK ||
             lca_decide_uuid(env, cross_id, err) != LCA_OK ||
-            lca_cert_resign(olds, h.inter, serial, sizeof(serial), now - 60,
-                            lca_cert_not_after(h.inter), NULL, &cross, err) != LCA_OK ||
-            lca_key_id(h.int_key, kid, err) != LCA_OK ||
-            emit_cert_issuer(d, cross, cross_id, "", "cross-signed", kid, old->id, h.int_id,
+            lca_cert_resign(olds, h.root, serial, sizeof(serial), now - 60,
+                            lca_cert_not_after(old->cert) < lca_cert_not_after(h.root)
+                                ? lca_cert_not_after(old->cert)
+                                : lca_cert_not_after(h.root),
+                            NULL, &cross, err) != LCA_OK ||
+            lca_key_id(rk, kid, err) != LCA_OK ||
+            emit_cert_issuer(d, cross, cross_id, "", "cross-signed", kid, old->id, h.root_id,
                              h.root_id, err) != LCA_OK) {
             goto out;
         }

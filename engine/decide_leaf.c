@@ -16,6 +16,7 @@
 #include "csr.h"
 #include "duration.h"
 #include "key.h"
+#include "names.h"
 #include "seal.h"
 
 #define MAX_NAMES 100
@@ -88,6 +89,7 @@ struct leaf {
     const char *role_name;
     struct names names;
     int64_t ttl_req;
+    enum lca_key_type key_type; /* of the subject key */
     unsigned ku, eku;
     int no_store;
 };
@@ -128,7 +130,14 @@ static int leaf_emit(const struct lca_state *st, const struct lca_command *cmd, 
     req.uris = lf->names.uris;
     req.n_uri = lf->names.n_uris;
     req.path_len = -1;
-    req.key_usage = lf->ku;
+    /* keyEncipherment and dataEncipherment need an RSA key (RFC 5480 §3, RFC 8410 §5);
+     * Vault's default role asks for them, so they are dropped for EC and Ed25519 keys. */
+    req.key_usage = lf->key_type == LCA_KEY_RSA
+                        ? lf->ku
+                        : lf->ku & ~(unsigned)(LCA_KU_KEY_ENCIPHERMENT | LCA_KU_DATA_ENCIPHERMENT |
+                                               (lf->key_type == LCA_KEY_ED25519
+                                                    ? LCA_KU_KEY_AGREEMENT
+                                                    : 0));
     req.ext_key_usage = lf->eku;
     lca_decide_cfg_urls(st, &urls, storage);
     req.urls = &urls;
@@ -211,6 +220,22 @@ static int leaf_prepare(const struct lca_state *st, const struct lca_command *cm
     }
     *rejected = 0;
     return LCA_OK;
+}
+
+/* Vault puts a hostname common name into the DNS SANs too (RFC 6125 clients ignore the CN). */
+static void cn_into_sans(struct names *n)
+{
+    size_t i;
+
+    if (n->cn == NULL || !lca_names_is_dns(n->cn) || n->n_dns == MAX_NAMES) {
+        return;
+    }
+    for (i = 0; i < n->n_dns; i++) {
+        if (strcmp(n->dns[i], n->cn) == 0) {
+            return;
+        }
+    }
+    n->dns[n->n_dns++] = n->cn;
 }
 
 static int check_names(const struct leaf *lf, struct lca_err *err)
@@ -309,9 +334,13 @@ int lca_decide_leaf_issue(const struct lca_state *st, const struct lca_command *
     if (lf.role != NULL) {
         lca_role_keyspec(lf.role, &spec);
     }
+    lf.key_type = spec.type;
     if (check_names(&lf, err) != LCA_OK) {
         rc = lca_decide_reject_err(d, cmd, err);
         goto out;
+    }
+    if (lf.role != NULL) {
+        cn_into_sans(&lf.names);
     }
     if ((rc = env->keygen(env->ctx, &spec, &key, err)) != LCA_OK ||
         (rc = lca_key_spki_der(key, &spki, &spki_len, err)) != LCA_OK ||
@@ -375,10 +404,14 @@ static int sign_common(const struct lca_state *st, const struct lca_command *cmd
     }
     names_add_csr(cmd->payload, csr, &lf.names);
     if (lca_key_spec_of(lca_csr_get0_pubkey(csr), &spec, err) != LCA_OK ||
+        (lf.key_type = spec.type, 0) ||
         (lf.role != NULL && lca_role_check_key(lf.role, &spec, err) != LCA_OK) ||
         check_names(&lf, err) != LCA_OK) {
         rc = lca_decide_reject_err(d, cmd, err);
         goto out;
+    }
+    if (lf.role != NULL) {
+        cn_into_sans(&lf.names);
     }
     spki = lca_csr_spki(csr, &spki_len);
     rc = leaf_emit(st, cmd, &lf, spki, spki_len, env, d, err);

@@ -15,6 +15,7 @@
  *   ledgerca tls ca cross-sign -cert F [-ca F] [-key F] [-days N] [-out F]
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -42,10 +43,16 @@ struct tls_opts {
     size_t n_dns, n_ips, n_uris, n_constraints;
 };
 
-static int fail(const char *fmt, const char *a)
+static int fail(const char *fmt, ...) LCA_PRINTF(1, 2);
+
+static int fail(const char *fmt, ...)
 {
+    va_list ap;
+
     fprintf(stderr, "==> ");
-    fprintf(stderr, fmt, a);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
     fprintf(stderr, "\n");
     return 1;
 }

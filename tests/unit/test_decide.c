@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <CUnit/Basic.h>
 #include <openssl/ec.h>
@@ -35,6 +36,11 @@ static void ca_init(struct ca *ca, uint64_t seed)
 {
     ca->fe = lca_fakeenv_new(seed);
     ca->st = lca_state_new();
+    /* The independent verifiers check validity against the real clock, so these tests run the
+     * fake env at the current time (the determinism test pins its own). */
+    if (ca->fe != NULL && seed != 42) {
+        lca_fakeenv_set_time(ca->fe, (int64_t)time(NULL));
+    }
     ca->pos = 0;
     CU_ASSERT_PTR_NOT_NULL_FATAL(ca->fe);
     CU_ASSERT_PTR_NOT_NULL_FATAL(ca->st);
@@ -222,6 +228,18 @@ static size_t b64dec(const char *s, uint8_t *out)
     return (size_t)m - (n > 0 && s[n - 1] == '=') - (n > 1 && s[n - 2] == '=');
 }
 
+static int contains(const uint8_t *hay, size_t n, const char *needle)
+{
+    size_t i, m = strlen(needle);
+
+    for (i = 0; i + m <= n; i++) {
+        if (memcmp(hay + i, needle, m) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* ---- tests ---- */
 
 static void test_bootstrap(void)
@@ -297,7 +315,7 @@ static void test_issue_and_seal(void)
         uint8_t *canon = NULL;
         size_t cl = 0;
         CU_ASSERT_EQUAL(lca_event_canonical(d->events[0], &canon, &cl, &err), LCA_OK);
-        CU_ASSERT_PTR_NULL(memmem(canon, cl, "PRIVATE", 7));
+        CU_ASSERT_FALSE(contains(canon, cl, "PRIVATE"));
         free(canon);
     }
     X509_free(x);
@@ -736,18 +754,18 @@ static void test_consul_service_leaf(void)
     CU_ASSERT_EQUAL_FATAL(lca_cert_from_pem(pem, strlen(pem), &x, &err), LCA_OK);
     snprintf(uri, sizeof(uri), "spiffe://%s/ns/default/dc/dc1/svc/web",
              lca_state_trust_domain(ca.st));
-    CU_ASSERT_EQUAL(X509_check_host(x, "web", 0, 0, NULL), 0); /* no DNS name */
     {
         GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
         GENERAL_NAME *g = gens != NULL ? sk_GENERAL_NAME_value(gens, 0) : NULL;
         CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+        CU_ASSERT_EQUAL(sk_GENERAL_NAME_num(gens), 1); /* the SPIFFE URI only */
         CU_ASSERT_EQUAL(g->type, GEN_URI);
         CU_ASSERT_STRING_EQUAL((const char *)ASN1_STRING_get0_data(g->d.uniformResourceIdentifier),
                                uri);
         GENERAL_NAMES_free(gens);
     }
-    CU_ASSERT_EQUAL(lca_val_map_get_int(d->result, "expiration", 0) - X509_get_notBefore(x)->length * 0,
-                    lca_val_map_get_int(d->result, "expiration", 0));
+    CU_ASSERT_EQUAL(lca_val_map_get_int(d->result, "expiration", 0), lca_cert_not_after(x));
+    CU_ASSERT_EQUAL(lca_cert_not_after(x) - lca_cert_not_before(x), 72 * 3600 + 30);
     chain = chain_untrusted(d);
     assert_verifies(pem, chain, root_pem(ca.st, lca_state_active_root(ca.st)->id), NULL, 1);
     free(chain);
