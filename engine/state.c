@@ -4,6 +4,7 @@
  */
 #include "state.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +22,7 @@ struct role_slot {
 
 struct lca_state {
     int64_t position;
+    int32_t ca_version; /* number of events in the "ca" stream */
     struct lca_val *config;
     char trust_domain[256];
     char cluster_id[64];
@@ -794,5 +796,46 @@ int lca_state_evolve(struct lca_state *st, int64_t position, const struct lca_ev
     if (position != 0) {
         st->position = position;
     }
+    if (ev->type != LCA_EVT_CERT_ISSUED && ev->type != LCA_EVT_CERT_REVOKED &&
+        ev->type != LCA_EVT_CRL_PUBLISHED && ev->type != LCA_EVT_COMMAND_REJECTED) {
+        st->ca_version++;
+    }
     return LCA_OK;
+}
+
+void lca_state_advance(struct lca_state *st, int64_t position)
+{
+    if (position > st->position) {
+        st->position = position;
+    }
+}
+
+int lca_state_stream(const struct lca_state *st, const struct lca_event *ev,
+                     const char *command_id, char *stream, size_t len, int32_t *version)
+{
+    const char *serial = lca_val_map_get_str(ev->payload, "serial_number");
+    const char *issuer = lca_val_map_get_str(ev->payload, "issuer_id");
+
+    switch (ev->type) {
+    case LCA_EVT_CERT_ISSUED:
+    case LCA_EVT_CERT_REVOKED:
+        if (serial == NULL) {
+            return bad(NULL, "certificate event without serial");
+        }
+        snprintf(stream, len, "cert:%s", serial);
+        *version = ev->type == LCA_EVT_CERT_ISSUED ? 1 : 2;
+        return LCA_OK;
+    case LCA_EVT_CRL_PUBLISHED:
+        snprintf(stream, len, "crl:%s", issuer != NULL ? issuer : "");
+        *version = (int32_t)lca_val_map_get_int(ev->payload, "crl_number", 0);
+        return *version > 0 ? LCA_OK : bad(NULL, "CRL event without number");
+    case LCA_EVT_COMMAND_REJECTED:
+        snprintf(stream, len, "cmd:%s", command_id != NULL ? command_id : "");
+        *version = 1;
+        return LCA_OK;
+    default:
+        snprintf(stream, len, "ca");
+        *version = st->ca_version + 1;
+        return LCA_OK;
+    }
 }

@@ -97,6 +97,19 @@ int lca_state_evolve(struct lca_state *st, int64_t position, const struct lca_ev
 
 int64_t lca_state_position(const struct lca_state *st);
 
+/* The event's stream and the version it takes there (optimistic concurrency between signers
+ * that decide from their own copy of the state; the event store refuses a version taken
+ * twice): "ca" for configuration, issuer and role changes (version = number of such events + 1),
+ * "cert:<serial>" for a certificate's issuance (1) and revocation (2), "crl:<issuer_id>" for a
+ * CRL (its number), "cmd:<command_id>" for rejections (1). stream must hold 96 bytes. */
+int lca_state_stream(const struct lca_state *st, const struct lca_event *ev,
+                     const char *command_id, char *stream, size_t len,
+                     int32_t *version) LCA_MUST_USE;
+
+/* Raises the recorded position to `position` if it is higher (after events applied in memory
+ * with position 0 were committed at known positions). */
+void lca_state_advance(struct lca_state *st, int64_t position);
+
 /* Configuration (normalized config.update payload; never NULL once bootstrapped). */
 const struct lca_val *lca_state_config(const struct lca_state *st);
 const char *lca_state_trust_domain(const struct lca_state *st); /* "" before bootstrap */

@@ -29,6 +29,8 @@ struct lca_osslenv {
     size_t cap;
     int (*persist)(void *ctx, const char *key_id, EVP_PKEY *key, struct lca_err *err);
     void *persist_ctx;
+    int (*load)(void *ctx, const char *key_id, EVP_PKEY **key, struct lca_err *err);
+    void *load_ctx;
 };
 
 static int ossl_now(void *ctx, int64_t *out, struct lca_err *err)
@@ -134,7 +136,19 @@ static int ossl_key_get(void *ctx, const char *id, EVP_PKEY **out, struct lca_er
 {
     struct lca_osslenv *oe = ctx;
     struct stored_key *have = id != NULL ? find_key(oe, id) : NULL;
+    EVP_PKEY *loaded = NULL;
 
+    if (have == NULL && id != NULL && oe->load != NULL) {
+        if (oe->load(oe->load_ctx, id, &loaded, err) != LCA_OK) {
+            return LCA_FAIL;
+        }
+        if (store_key(oe, id, loaded, err) != LCA_OK) {
+            EVP_PKEY_free(loaded);
+            return LCA_FAIL;
+        }
+        EVP_PKEY_free(loaded); /* the store holds its own reference */
+        have = find_key(oe, id);
+    }
     if (have == NULL) {
         return lca_err_set(err, LCA_ERR_FATAL, "key_missing", "no key with id %.80s",
                            id != NULL ? id : "(null)");
@@ -190,6 +204,15 @@ void lca_osslenv_set_persist(struct lca_osslenv *oe,
     }
     oe->persist = persist;
     oe->persist_ctx = persist != NULL ? ctx : NULL;
+}
+
+void lca_osslenv_set_loader(struct lca_osslenv *oe,
+                            int (*load)(void *ctx, const char *key_id, EVP_PKEY **key,
+                                        struct lca_err *err),
+                            void *ctx)
+{
+    oe->load = load;
+    oe->load_ctx = load != NULL ? ctx : NULL;
 }
 
 static int hexval(uint8_t c)

@@ -54,4 +54,12 @@ void lca_osslenv_set_persist(struct lca_osslenv *oe,
  */
 int lca_osslenv_load_kek(const char *path, uint8_t kek[32], struct lca_err *err) LCA_MUST_USE;
 
+/* Sets the loader key_get calls for a key id it does not hold (e.g. unwrap from the
+ * PostgreSQL key table); *key is owned by the caller of load (the store takes a reference).
+ * The loader's error is returned as is (RETRIABLE when the database is unreachable). */
+void lca_osslenv_set_loader(struct lca_osslenv *oe,
+                            int (*load)(void *ctx, const char *key_id, EVP_PKEY **key,
+                                        struct lca_err *err),
+                            void *ctx);
+
 #endif
