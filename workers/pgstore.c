@@ -932,28 +932,56 @@ static int run_hook(struct lca_pgstore *s, enum lca_pgstore_stage st, struct lca
     return s->hook != NULL ? s->hook(s->hook_ctx, st, err) : LCA_OK;
 }
 
-/* Step 1: the sequencer lock. Returns the head the batch appends after. */
-static int lock_head(struct lca_pgstore *s, int64_t *pos, uint8_t hash[LCA_PGSTORE_HASH_LEN],
+/* Sends BEGIN, the sequencer lock and the dedupe lookup as one pipeline (one round trip) and
+ * collects their results into res[0..2]. The server still runs them one after the other: the
+ * lookup starts only once the lock is granted. */
+static int pipeline_begin(struct lca_pgstore *s, const struct pgbuf *ids, PGresult *res[3],
+                          struct lca_err *err)
+{
+    const char *vals[1] = {(const char *)ids->p};
+    const int lens[1] = {(int)ids->len}, fmts[1] = {1};
+    PGresult *r;
+    int q, ok;
+
+    ok = PQenterPipelineMode(s->conn) == 1 &&
+         PQsendQueryParams(s->conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 1) == 1 &&
+         PQsendQueryPrepared(s->conn, "lca_lock", 0, NULL, NULL, NULL, 1) == 1 &&
+         PQsendQueryPrepared(s->conn, "lca_lookup", 1, vals, lens, fmts, 1) == 1 &&
+         PQpipelineSync(s->conn) == 1;
+    for (q = 0; ok && q < 3; q++) {
+        res[q] = PQgetResult(s->conn);
+        while (res[q] != NULL && (r = PQgetResult(s->conn)) != NULL) {
+            PQclear(r); /* the end-of-query marker is NULL; anything else is unexpected */
+        }
+        ok = res[q] != NULL;
+    }
+    r = ok ? PQgetResult(s->conn) : NULL;
+    ok = ok && PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+    PQclear(r);
+    ok = PQexitPipelineMode(s->conn) == 1 && ok;
+    if (!ok) {
+        return lca_pgstore_pg_err(s->conn, NULL, "pipeline", err);
+    }
+    for (q = 0; q < 3; q++) {
+        if (PQresultStatus(res[q]) != (q == 0 ? PGRES_COMMAND_OK : PGRES_TUPLES_OK)) {
+            return lca_pgstore_pg_err(s->conn, res[q], q == 1 ? "lca_lock" : "lca_lookup", err);
+        }
+    }
+    return LCA_OK;
+}
+
+/* Step 1: the sequencer lock's result: the head the batch appends after. */
+static int read_head(const PGresult *res, int64_t *pos, uint8_t hash[LCA_PGSTORE_HASH_LEN],
                      struct lca_err *err)
 {
-    PGresult *res = NULL;
-    int rc = LCA_FAIL;
-
-    if (query(s, "lca_lock", NULL, 0, NULL, NULL, &res, err) != LCA_OK) {
-        return LCA_FAIL;
-    }
     if (PQntuples(res) != 1) {
-        (void)lca_err_set(err, LCA_ERR_FATAL, "schema_missing", "pgstore: no log_head row");
-        goto out;
+        return lca_err_set(err, LCA_ERR_FATAL, "schema_missing", "pgstore: no log_head row");
     }
     if (field_hash(res, 0, 1, hash, err) != LCA_OK) {
-        goto out;
+        return LCA_FAIL;
     }
     *pos = field_int8(res, 0, 0);
-    rc = LCA_OK;
-out:
-    PQclear(res);
-    return rc;
+    return LCA_OK;
 }
 
 static struct pb_cmd *find_cmd(struct lca_pgbatch *b, const uint8_t id[16], size_t before)
@@ -969,31 +997,14 @@ static struct pb_cmd *find_cmd(struct lca_pgbatch *b, const uint8_t id[16], size
 }
 
 /* Step 2: marks the commands already recorded as duplicates, with their recorded reply.
- * A statement of its own, run after the lock was granted: in READ COMMITTED it takes a fresh
- * snapshot that includes the rows of the transaction that held the lock before us. */
-static int mark_recorded(struct lca_pgstore *s, struct lca_pgbatch *b, struct lca_err *err)
+ * The lookup is a statement of its own, run after the lock was granted: in READ COMMITTED it
+ * takes a fresh snapshot that includes the rows of the transaction that held the lock before. */
+static int mark_recorded(struct lca_pgbatch *b, const PGresult *res, struct lca_err *err)
 {
-    struct pgbuf ids = {0};
-    PGresult *res = NULL;
-    const char *vals[1];
-    int lens[1], r, rc = LCA_FAIL;
-    size_t i;
     struct pb_cmd *c;
+    size_t i;
+    int r;
 
-    arr_begin(&ids, OID_UUID);
-    for (i = 0; i < b->ncmds; i++) {
-        arr_add(&ids, b->cmds[i].id, LCA_PGSTORE_UUID_LEN);
-    }
-    arr_finish(&ids);
-    if (ids.failed) {
-        (void)lca_err_set(err, LCA_ERR_FATAL, "oom", "pgstore: out of memory");
-        goto out;
-    }
-    vals[0] = (const char *)ids.p;
-    lens[0] = (int)ids.len;
-    if (query(s, "lca_lookup", NULL, 1, vals, lens, &res, err) != LCA_OK) {
-        goto out;
-    }
     for (r = 0; r < PQntuples(res); r++) {
         for (i = 0; i < b->ncmds; i++) {
             c = &b->cmds[i];
@@ -1005,15 +1016,11 @@ static int mark_recorded(struct lca_pgstore *s, struct lca_pgbatch *b, struct lc
             c->first = field_int8(res, r, 2);
             c->last = field_int8(res, r, 3);
             if (copy_field(res, r, 1, &c->rec_reply, &c->rec_reply_len, err) != LCA_OK) {
-                goto out;
+                return LCA_FAIL;
             }
         }
     }
-    rc = LCA_OK;
-out:
-    PQclear(res);
-    free(ids.p);
-    return rc;
+    return LCA_OK;
 }
 
 /* Step 3a: numbers and chains the events of the new commands, in batch order. Repeats of a
@@ -1190,14 +1197,45 @@ out:
     return rc;
 }
 
+/* BEGIN, lock, lookup (one round trip); mark duplicates; *old_pos and hash = the head. */
+static int begin_batch(struct lca_pgstore *s, struct lca_pgbatch *b, int64_t *old_pos,
+                       uint8_t hash[LCA_PGSTORE_HASH_LEN], struct lca_err *err)
+{
+    struct pgbuf ids = {0};
+    PGresult *res[3] = {NULL, NULL, NULL};
+    size_t i;
+    int rc = LCA_FAIL;
+
+    arr_begin(&ids, OID_UUID);
+    for (i = 0; i < b->ncmds; i++) {
+        arr_add(&ids, b->cmds[i].id, LCA_PGSTORE_UUID_LEN);
+    }
+    arr_finish(&ids);
+    if (ids.failed) {
+        (void)lca_err_set(err, LCA_ERR_FATAL, "oom", "pgstore: out of memory");
+        goto out;
+    }
+    if (pipeline_begin(s, &ids, res, err) != LCA_OK ||
+        read_head(res[1], old_pos, hash, err) != LCA_OK ||
+        run_hook(s, LCA_PGSTORE_STAGE_LOCKED, err) != LCA_OK ||
+        mark_recorded(b, res[2], err) != LCA_OK) {
+        goto out;
+    }
+    rc = LCA_OK;
+out:
+    for (i = 0; i < 3; i++) {
+        PQclear(res[i]);
+    }
+    free(ids.p);
+    return rc;
+}
+
 static int run_batch(struct lca_pgstore *s, struct lca_pgbatch *b, struct lca_err *err)
 {
     uint8_t hash[LCA_PGSTORE_HASH_LEN];
     int64_t old_pos = 0, pos;
 
-    if (exec_ok(s, "BEGIN", err) != LCA_OK || lock_head(s, &old_pos, hash, err) != LCA_OK ||
-        run_hook(s, LCA_PGSTORE_STAGE_LOCKED, err) != LCA_OK ||
-        mark_recorded(s, b, err) != LCA_OK) {
+    if (begin_batch(s, b, &old_pos, hash, err) != LCA_OK) {
         return LCA_FAIL;
     }
     pos = old_pos;

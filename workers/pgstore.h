@@ -14,6 +14,8 @@
  *      events, dedupe rows, outbox rows, upsert offsets and move log_head, in one statement
  *      (binary array parameters + unnest: one round trip for the whole batch)
  *   4. COMMIT
+ * Steps 1 and 2 are sent as one libpq pipeline, so a batch of any size costs three round trips
+ * (pipeline, append, COMMIT) plus the commit's WAL flush.
  * Commands already recorded (or repeated within the batch) are duplicates: nothing is
  * appended for them and their recorded reply is returned instead (DESIGN.md invariant 1).
  *
