@@ -208,7 +208,7 @@ static int scan_one(struct scan *s, struct walk *w, const struct lca_limits *lim
 {
     struct frame *f = &w->st[w->top];
     int is_key = f->is_map && f->rem % 2 == 0;
-    struct head h;
+    struct head h = {0};
 
     f->rem--;
     if (++w->items > lim->max_items) {
