@@ -659,7 +659,7 @@ int lca_crl_build(X509 *issuer_cert, EVP_PKEY *issuer_key, const struct lca_crl_
                   uint8_t **der, size_t *der_len, struct lca_err *err)
 {
     struct parts pt = {0};
-    struct sigalg sa;
+    struct sigalg sa = {0};
     int rc = LCA_FAIL;
 
     if (check_req(req, err) != LCA_OK || check_key(issuer_cert, issuer_key, &sa, err) != LCA_OK ||

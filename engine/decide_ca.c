@@ -711,8 +711,8 @@ int lca_decide_ca_issuer_update(const struct lca_state *st, const struct lca_com
     const struct lca_val *p = cmd->payload, *v;
     struct lca_val *ev = lca_val_new_map(), *chain = NULL;
     const char *name = lca_val_map_get_str(p, "issuer_name");
-    enum lca_notafter na;
-    unsigned usage;
+    enum lca_notafter na = LCA_NOTAFTER_ERR;
+    unsigned usage = 0;
     int rc = LCA_OK;
     const struct lca_issuer *iss = ref_or_reject(st, cmd, "issuer_ref", "default", d, &rc);
 

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "names.h"
 
@@ -1116,27 +1117,20 @@ const char *lca_role_notafter_name(enum lca_notafter b)
     return (unsigned)b < 3 ? NOTAFTER_NAMES[b] : "err";
 }
 
-/* Unix seconds as RFC 3339 UTC ("2006-01-02T15:04:05Z"); days-to-civil conversion after
- * H. Hinnant's public-domain algorithm (proleptic Gregorian calendar). */
+/* Unix seconds as RFC 3339 UTC ("2006-01-02T15:04:05Z"). */
 static void rfc3339(int64_t t, char *buf, size_t cap)
 {
-    int64_t days = t / 86400, sod = t % 86400;
-    if (sod < 0) {
-        sod += 86400;
-        days--;
+    /* a pure conversion (no clock is read): gmtime_r only splits the given instant */
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    if (cap == 0) {
+        return;
     }
-    int64_t z = days + 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int64_t d = doy - (153 * mp + 2) / 5 + 1;
-    int64_t m = mp < 10 ? mp + 3 : mp - 9;
-    int64_t y = yoe + era * 400 + (m <= 2);
-    snprintf(buf, cap, "%04" PRId64 "-%02" PRId64 "-%02" PRId64 "T%02" PRId64 ":%02" PRId64
-                       ":%02" PRId64 "Z",
-             y, m, d, sod / 3600, sod / 60 % 60, sod % 60);
+    buf[0] = '\0';
+    if (gmtime_r(&tt, &tm) != NULL) {
+        strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    }
 }
 
 int lca_role_apply_notafter(enum lca_notafter b, int64_t issuer_not_after, int64_t *not_after,

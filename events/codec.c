@@ -208,7 +208,7 @@ static int scan_one(struct scan *s, struct walk *w, const struct lca_limits *lim
 {
     struct frame *f = &w->st[w->top];
     int is_key = f->is_map && f->rem % 2 == 0;
-    struct head h;
+    struct head h = {0};
 
     f->rem--;
     if (++w->items > lim->max_items) {
@@ -341,13 +341,15 @@ static struct lca_val *from_map(const msgpack_object_map *m, struct lca_err *err
     }
     v = lca_val_new_map();
     for (k = 0; v != NULL && k < m->size; k++) {
+        const msgpack_object_str *key = &m->ptr[k].key.via.str;
         struct lca_val *child = from_object(&m->ptr[k].val, err);
 
         if (child == NULL) {
             lca_val_free(v);
             return NULL;
         }
-        lca_val_map_append(v, m->ptr[k].key.via.str.ptr, m->ptr[k].key.via.str.size, child);
+        /* msgpack-c leaves ptr NULL for some empty strs */
+        lca_val_map_append(v, key->size > 0 ? key->ptr : "", key->size, child);
     }
     if (v == NULL) {
         no_memory(err);
@@ -434,6 +436,10 @@ int lca_codec_decode(const uint8_t *buf, size_t len, const struct lca_limits *li
         v = from_object(&up.data, err);
     }
     msgpack_unpacked_destroy(&up);
+    if (v != NULL && !lca_val_ok(v)) { /* a push or append ran out of memory */
+        lca_val_free(v);
+        return no_memory(err);
+    }
     if (v == NULL) {
         return LCA_FAIL;
     }

@@ -236,7 +236,7 @@ static int parse_payload(struct lca_val *root, struct lca_command *c, struct lca
 static int decode_root(const uint8_t *buf, size_t len, const char *ct, struct lca_val **root,
                        struct lca_err *err)
 {
-    enum cmd_format fmt;
+    enum cmd_format fmt = FMT_JSON;
 
     if (pick_format(buf, len, ct, &fmt, err) != LCA_OK) {
         return LCA_FAIL;

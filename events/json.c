@@ -237,6 +237,10 @@ int lca_json_decode(const char *buf, size_t len, const struct lca_limits *lim,
     }
     v = jdec_val(&d, root);
     json_decref(root);
+    if (v != NULL && !lca_val_ok(v)) { /* a push or append ran out of memory */
+        lca_val_free(v);
+        return json_no_memory(err);
+    }
     if (v == NULL) {
         return LCA_FAIL;
     }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "json.h"
 
 static const struct lca_cli_cmd commands[] = {
 #define LCA_CLI(name, fn, summary) {name, fn, summary},
@@ -28,6 +29,8 @@ int main(int argc, char **argv)
 {
     size_t i;
 
+    /* jansson copies command JSON (tokens included) into its own buffers: wipe them on free */
+    lca_json_install_wiping_alloc();
     if (argc < 2) {
         usage(stderr);
         return 2;

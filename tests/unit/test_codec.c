@@ -394,6 +394,12 @@ static void test_map_keys(void)
     CU_ASSERT_STRING_EQUAL(lca_val_map_key_at(v, 2), "ab");
     CU_ASSERT_EQUAL(lca_val_map_get_int(v, "ab", 0), 3);
     lca_val_free(v);
+    /* Found by fuzz_codec: an empty fixstr key (msgpack-c gives it a NULL pointer). */
+    v = decode_ok(BYTES("\x81\xa0\x21"), NULL);
+    CU_ASSERT_TRUE(lca_val_ok(v));
+    CU_ASSERT_EQUAL(lca_val_map_get_int(v, "", 0), 33);
+    expect_encoding(v, BYTES("\x81\xa0\x21"));
+    lca_val_free(v);
     /* Values may be str8 keys etc.; empty key is fine. */
     v = decode_ok(BYTES("\x81\xd9\x00\xc0"), NULL);
     CU_ASSERT_EQUAL(lca_val_kind(lca_val_map_get(v, "")), LCA_VAL_NIL);
