@@ -470,6 +470,11 @@ static int64_t field_int8(const PGresult *res, int row, int col)
     return get_be64((const uint8_t *)PQgetvalue(res, row, col));
 }
 
+struct pg_conn *lca_pgstore_conn(struct lca_pgstore *store, struct lca_err *err)
+{
+    return ensure_conn(store, err) == LCA_OK ? store->conn : NULL;
+}
+
 int lca_pgstore_head(struct lca_pgstore *store, int64_t *position,
                      uint8_t hash[LCA_PGSTORE_HASH_LEN], struct lca_err *err)
 {

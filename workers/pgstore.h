@@ -148,6 +148,11 @@ int lca_pgstore_chain_hash(const uint8_t prev[LCA_PGSTORE_HASH_LEN], const uint8
 int lca_pgstore_pg_err(const struct pg_conn *conn, const struct pg_result *res, const char *what,
                        struct lca_err *err);
 
+/* The live connection (reconnected if it broke), for the sibling adapters in workers/ that
+ * share the store's session (outbox relay, projection writers). Borrowed; NULL with err set
+ * when the server is unreachable (RETRIABLE). Same thread rules as the store. */
+struct pg_conn *lca_pgstore_conn(struct lca_pgstore *store, struct lca_err *err);
+
 /* ---- test hooks ----------------------------------------------------------------------------- */
 
 enum lca_pgstore_stage {

@@ -1,0 +1,733 @@
+/*
+ * signer — see signer.h for the protocol. This file is the loop; Kafka and PostgreSQL are
+ * reached through workers/kafka.h and workers/pgstore.h, the CA through engine/decide.h.
+ */
+#include "signer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "catalog.h"
+#include "command.h"
+#include "decide.h"
+#include "event.h"
+#include "json.h"
+#include "kafka.h"
+#include "key.h"
+#include "log.h"
+#include "osslenv.h"
+#include "outbox.h"
+#include "pgstore.h"
+#include "state.h"
+
+#define MAX_RANGES 4096
+
+struct range {
+    int64_t first, last;
+};
+
+struct signer {
+    const struct lca_signer_opts *o;
+    char group[160];
+    uint8_t kek[32];
+    struct lca_pgstore *store;
+    struct lca_osslenv *oe;
+    struct lca_state *st;
+    struct lca_kconsumer *cons;
+    struct lca_kproducer *prod;
+    struct lca_pgbatch *batch;
+    struct range own[MAX_RANGES]; /* own committed events already in the in-memory state */
+    size_t n_own;
+    int need_rebuild;
+    long batches;       /* committed batches (for the test crash points) */
+    char crash_at[32];  /* LEDGERCA_TEST_CRASH=<point>:<batch number> */
+    long crash_batch;
+    uint64_t n_commands, n_dead, n_dups;
+};
+
+/* ---- test crash points (DESIGN.md invariant 1 tests kill the signer at each) ---- */
+
+static void crash_point(struct signer *s, const char *point)
+{
+    if (s->crash_at[0] != '\0' && strcmp(s->crash_at, point) == 0 &&
+        s->batches + 1 == s->crash_batch) {
+        lca_log(LCA_LOG_WARN, "test crash point reached", "point=%s batch=%ld", point,
+                s->batches + 1);
+        raise(SIGKILL);
+    }
+}
+
+static void crash_init(struct signer *s)
+{
+    const char *c = getenv("LEDGERCA_TEST_CRASH");
+    const char *colon = c != NULL ? strchr(c, ':') : NULL;
+
+    if (colon != NULL && (size_t)(colon - c) < sizeof(s->crash_at)) {
+        memcpy(s->crash_at, c, (size_t)(colon - c));
+        s->crash_at[colon - c] = '\0';
+        s->crash_batch = strtol(colon + 1, NULL, 10);
+    }
+}
+
+/* ---- keys: wrapped under the KEK into ca_keys, unwrapped on demand ---- */
+
+static int persist_key(void *ctx, const char *key_id, EVP_PKEY *key, struct lca_err *err)
+{
+    struct signer *s = ctx;
+    uint8_t nonce[12], *blob = NULL;
+    size_t len = 0;
+    int rc;
+
+    if (RAND_bytes(nonce, sizeof(nonce)) != 1) {
+        return lca_err_set(err, LCA_ERR_FATAL, "rng", "RAND_bytes failed");
+    }
+    if (lca_key_wrap(s->kek, nonce, key, key_id, &blob, &len, err) != LCA_OK) {
+        return LCA_FAIL;
+    }
+    rc = lca_pgstore_key_put(s->store, key_id, blob, len, err);
+    free(blob);
+    return rc;
+}
+
+static int load_key(void *ctx, const char *key_id, EVP_PKEY **key, struct lca_err *err)
+{
+    struct signer *s = ctx;
+    uint8_t *blob = NULL;
+    size_t len = 0;
+    int rc;
+
+    if (lca_pgstore_key_get(s->store, key_id, &blob, &len, err) != LCA_OK) {
+        return LCA_FAIL;
+    }
+    rc = lca_key_unwrap(s->kek, blob, len, key_id, key, err);
+    free(blob);
+    if (rc != LCA_OK && err->cls == LCA_ERR_BAD_INPUT) {
+        err->cls = LCA_ERR_FATAL; /* wrong KEK or a damaged key row: an operator must look */
+    }
+    return rc;
+}
+
+/* ---- state: rebuilt from the log, then kept current ---- */
+
+struct replay {
+    struct lca_state *st;
+    const struct range *own;
+    size_t n_own;
+};
+
+static int replay_one(void *ctx, const struct lca_pgevent *pe, struct lca_err *err)
+{
+    struct replay *r = ctx;
+    struct lca_event *ev = NULL;
+    size_t i;
+    int rc;
+
+    for (i = 0; i < r->n_own; i++) {
+        if (pe->position >= r->own[i].first && pe->position <= r->own[i].last) {
+            lca_state_advance(r->st, pe->position); /* applied when it was decided */
+            return LCA_OK;
+        }
+    }
+    if (lca_event_decode(pe->payload, pe->payload_len, &ev, err) != LCA_OK) {
+        err->cls = LCA_ERR_FATAL;
+        return LCA_FAIL;
+    }
+    rc = lca_state_evolve(r->st, pe->position, ev, err);
+    lca_event_free(ev);
+    if (rc != LCA_OK) {
+        err->cls = LCA_ERR_FATAL;
+    }
+    return rc;
+}
+
+int lca_signer_load_state(struct lca_pgstore *store, struct lca_state **out, struct lca_err *err)
+{
+    struct replay r = {lca_state_new(), NULL, 0};
+
+    if (r.st == NULL) {
+        return lca_err_set(err, LCA_ERR_FATAL, "oom", "out of memory");
+    }
+    if (lca_pgstore_read(store, 0, 0, replay_one, &r, NULL, err) != LCA_OK) {
+        lca_state_free(r.st);
+        return LCA_FAIL;
+    }
+    *out = r.st;
+    return LCA_OK;
+}
+
+static int rebuild(struct signer *s, struct lca_err *err)
+{
+    struct lca_state *st = NULL;
+
+    if (lca_signer_load_state(s->store, &st, err) != LCA_OK) {
+        return LCA_FAIL;
+    }
+    lca_state_free(s->st);
+    s->st = st;
+    s->n_own = 0;
+    s->need_rebuild = 0;
+    lca_log(LCA_LOG_INFO, "state rebuilt from the log", "position=%lld issuers=%zu certs=%zu",
+            (long long)lca_state_position(st), lca_state_issuer_count(st),
+            lca_state_cert_count(st));
+    return LCA_OK;
+}
+
+static int catch_up(struct signer *s, struct lca_err *err)
+{
+    struct replay r = {s->st, s->own, s->n_own};
+
+    if (s->need_rebuild) {
+        return rebuild(s, err);
+    }
+    if (lca_pgstore_read(s->store, lca_state_position(s->st), 0, replay_one, &r, NULL, err) !=
+        LCA_OK) {
+        return LCA_FAIL;
+    }
+    s->n_own = 0; /* every own range is now at or below the state's position */
+    return LCA_OK;
+}
+
+/* ---- replies ---- */
+
+static int reply_encode(const struct lca_command *cmd, const struct lca_decision *d,
+                        const char *status, const char *code, const char *message,
+                        char **out, size_t *len, struct lca_err *err)
+{
+    struct lca_val *r = lca_val_new_map(), *e;
+    int rc;
+
+    lca_val_map_set_str(r, "command_id", cmd->command_id);
+    lca_val_map_set_str(r, "correlation_id", cmd->correlation_id);
+    lca_val_map_set_str(r, "type", lca_catalog_cmd_name(cmd->type));
+    lca_val_map_set_str(r, "status", status);
+    if (code != NULL) {
+        e = lca_val_new_map();
+        lca_val_map_set_str(e, "code", code);
+        lca_val_map_set_str(e, "message", message);
+        lca_val_map_set(r, "error", e);
+    }
+    if (d != NULL && !d->rejected) {
+        lca_val_map_set(r, "result", lca_val_clone(d->result));
+    }
+    rc = lca_json_encode(r, out, len, err);
+    lca_val_free(r);
+    return rc;
+}
+
+static int uuid_bytes(const char *s, uint8_t out[16])
+{
+    size_t i, n = 0;
+
+    for (i = 0; s[i] != '\0' && n < 16; i++) {
+        unsigned v;
+        if (s[i] == '-') {
+            continue;
+        }
+        if (sscanf(s + i, "%2x", &v) != 1) {
+            return LCA_FAIL;
+        }
+        out[n++] = (uint8_t)v;
+        i++;
+    }
+    return n == 16 ? LCA_OK : LCA_FAIL;
+}
+
+/* ---- one command ---- */
+
+static int add_events(struct signer *s, const struct lca_command *cmd,
+                      const struct lca_decision *d, struct lca_err *err)
+{
+    char stream[96];
+    int32_t version;
+    uint8_t *bytes = NULL;
+    size_t i, len = 0;
+
+    for (i = 0; i < d->n_events; i++) {
+        const struct lca_event *ev = d->events[i];
+        if (lca_state_stream(s->st, ev, cmd->command_id, stream, sizeof(stream), &version) !=
+                LCA_OK ||
+            lca_event_canonical(ev, &bytes, &len, err) != LCA_OK ||
+            lca_pgbatch_add_event(s->batch, stream, version, lca_catalog_evt_name(ev->type),
+                                  bytes, len, err) != LCA_OK) {
+            free(bytes);
+            return err->cls != LCA_ERR_NONE
+                       ? LCA_FAIL
+                       : lca_err_set(err, LCA_ERR_FATAL, "stream", "no stream for an event");
+        }
+        free(bytes);
+        bytes = NULL;
+        /* later commands of the batch must see this one's effect */
+        if (lca_state_evolve(s->st, 0, ev, err) != LCA_OK) {
+            err->cls = LCA_ERR_FATAL;
+            return LCA_FAIL;
+        }
+    }
+    return LCA_OK;
+}
+
+static int process_command(struct signer *s, const struct lca_command *cmd, struct lca_err *err)
+{
+    struct lca_decision *d = NULL;
+    char *reply = NULL;
+    size_t reply_len = 0;
+    uint8_t id[16];
+    int rc = LCA_FAIL;
+
+    if (uuid_bytes(cmd->command_id, id) != LCA_OK) {
+        return lca_err_set(err, LCA_ERR_FATAL, "bad_uuid", "command id not a UUID");
+    }
+    if (lca_decide(s->st, cmd, lca_osslenv_env(s->oe), &d, err) != LCA_OK) {
+        return LCA_FAIL;
+    }
+    if (reply_encode(cmd, d, d->rejected ? "rejected" : "ok", d->rejected ? d->code : NULL,
+                     d->reason, &reply, &reply_len, err) != LCA_OK ||
+        lca_pgbatch_add_command(s->batch, id, (const uint8_t *)reply, reply_len, NULL, err) !=
+            LCA_OK ||
+        add_events(s, cmd, d, err) != LCA_OK ||
+        lca_pgbatch_add_outbox(s->batch, cmd->reply_to, (const uint8_t *)cmd->correlation_id,
+                               strlen(cmd->correlation_id), (const uint8_t *)reply, reply_len,
+                               NULL, 0, err) != LCA_OK) {
+        goto out;
+    }
+    if (d->rejected) {
+        lca_log(LCA_LOG_INFO, "command rejected", "command_id=%s type=%s code=%s",
+                cmd->command_id, lca_catalog_cmd_name(cmd->type), d->code);
+    }
+    rc = LCA_OK;
+out:
+    free(reply);
+    lca_decision_free(d);
+    return rc;
+}
+
+/* ---- dead letters ---- */
+
+static int dead_letter(struct signer *s, const struct lca_kmsg *m, const struct lca_err *why,
+                       struct lca_err *err)
+{
+    char part[16], off[24];
+    struct lca_kheader h[5] = {
+        {"error", why->msg, strlen(why->msg)},
+        {"error-code", why->code, strlen(why->code)},
+        {"source-topic", m->topic, strlen(m->topic)},
+        {"source-partition", part, 0},
+        {"source-offset", off, 0},
+    };
+
+    snprintf(part, sizeof(part), "%d", (int)m->partition);
+    snprintf(off, sizeof(off), "%lld", (long long)m->offset);
+    h[3].len = strlen(part);
+    h[4].len = strlen(off);
+    s->n_dead++;
+    lca_log(LCA_LOG_WARN, "message dead-lettered", "topic=%s partition=%d offset=%lld code=%s",
+            m->topic, (int)m->partition, (long long)m->offset, why->code);
+    return lca_kproducer_send(s->prod, LCA_KAFKA_TOPIC_DEAD_LETTER, m->key, m->key_len,
+                              m->value != NULL ? m->value : (const unsigned char *)"",
+                              m->value != NULL ? m->len : 0, h, 5, err);
+}
+
+/* ---- the outbox relay ---- */
+
+struct relay {
+    struct signer *s;
+    int64_t ids[4096];
+    size_t n;
+};
+
+static int relay_one(void *ctx, const struct lca_outbox_msg *m, struct lca_err *err)
+{
+    struct relay *r = ctx;
+    struct lca_kheader h = {"content-type", "application/json", 16};
+
+    if (lca_kproducer_send(r->s->prod, m->topic, m->key, m->key_len, m->payload, m->len, &h, 1,
+                           err) != LCA_OK) {
+        return LCA_FAIL;
+    }
+    r->ids[r->n++] = m->id;
+    return LCA_OK;
+}
+
+static int relay_outbox(struct signer *s, struct lca_err *err)
+{
+    struct relay *r = calloc(1, sizeof(*r));
+    size_t n = 0;
+    int rc = LCA_FAIL;
+
+    if (r == NULL) {
+        return lca_err_set(err, LCA_ERR_FATAL, "oom", "out of memory");
+    }
+    r->s = s;
+    do {
+        r->n = 0;
+        if (lca_outbox_pending(s->store, 4096, relay_one, r, &n, err) != LCA_OK) {
+            goto out;
+        }
+        crash_point(s, "while_replying");
+        if (n > 0 && (lca_kproducer_flush(s->prod, 30000, err) != LCA_OK ||
+                      lca_outbox_mark(s->store, r->ids, r->n, err) != LCA_OK)) {
+            goto out;
+        }
+    } while (n == 4096);
+    rc = LCA_OK;
+out:
+    free(r);
+    return rc;
+}
+
+/* Sends the recorded reply of each duplicate (a redelivered command). */
+static int resend_duplicates(struct signer *s, struct lca_command **cmds, size_t n,
+                             struct lca_err *err)
+{
+    struct lca_kheader h = {"content-type", "application/json", 16};
+    const uint8_t *reply;
+    size_t i, len;
+
+    for (i = 0; i < n; i++) {
+        if (lca_pgbatch_result(s->batch, i, NULL, NULL, &reply, &len) != LCA_PGBATCH_DUPLICATE) {
+            continue;
+        }
+        s->n_dups++;
+        lca_log(LCA_LOG_INFO, "duplicate command: recorded reply sent again", "command_id=%s",
+                cmds[i]->command_id);
+        if (lca_kproducer_send(s->prod, cmds[i]->reply_to, cmds[i]->correlation_id,
+                               strlen(cmds[i]->correlation_id), reply, len, &h, 1,
+                               err) != LCA_OK) {
+            return LCA_FAIL;
+        }
+    }
+    return LCA_OK;
+}
+
+/* ---- a batch ---- */
+
+struct batch_cmds {
+    struct lca_command **cmds;
+    size_t n;
+};
+
+static void cmds_free(struct batch_cmds *b)
+{
+    size_t i;
+
+    for (i = 0; i < b->n; i++) {
+        lca_command_free(b->cmds[i]);
+    }
+    b->n = 0;
+}
+
+/* Parses the messages; undecodable ones go to the dead-letter topic (flushed before the
+ * offsets that skip them are committed). */
+static int parse_all(struct signer *s, const struct lca_kmsg *msgs, size_t n,
+                     struct batch_cmds *b, struct lca_err *err)
+{
+    size_t i, dead = 0;
+
+    for (i = 0; i < n; i++) {
+        struct lca_err why;
+        struct lca_command *c = NULL;
+        lca_err_clear(&why);
+        if (msgs[i].value == NULL ||
+            lca_command_parse(msgs[i].value, msgs[i].len,
+                              msgs[i].has_content_type ? msgs[i].content_type : NULL, &c,
+                              &why) != LCA_OK) {
+            if (msgs[i].value == NULL) {
+                lca_err_set(&why, LCA_ERR_BAD_INPUT, "empty", "empty message");
+            }
+            if (dead_letter(s, &msgs[i], &why, err) != LCA_OK) {
+                return LCA_FAIL;
+            }
+            dead++;
+            continue;
+        }
+        b->cmds[b->n++] = c;
+    }
+    if (dead > 0 && lca_kproducer_flush(s->prod, 30000, err) != LCA_OK) {
+        return LCA_FAIL;
+    }
+    return LCA_OK;
+}
+
+static int fill_batch(struct signer *s, const struct lca_kmsg *msgs, size_t n,
+                      struct batch_cmds *b, struct lca_err *err)
+{
+    struct lca_ktp offs[64];
+    size_t i, no;
+
+    lca_pgbatch_reset(s->batch);
+    for (i = 0; i < b->n; i++) {
+        if (process_command(s, b->cmds[i], err) != LCA_OK) {
+            return LCA_FAIL;
+        }
+    }
+    no = lca_kafka_next_offsets(msgs, n, offs, 64);
+    for (i = 0; i < no; i++) {
+        if (lca_pgbatch_add_offset(s->batch, s->group, offs[i].topic, offs[i].partition,
+                                   offs[i].offset, err) != LCA_OK) {
+            return LCA_FAIL;
+        }
+    }
+    return LCA_OK;
+}
+
+static void note_committed(struct signer *s, size_t n)
+{
+    size_t i;
+    int64_t first, last;
+
+    for (i = 0; i < n; i++) {
+        enum lca_pgbatch_outcome o = lca_pgbatch_result(s->batch, i, &first, &last, NULL, NULL);
+        if (o == LCA_PGBATCH_DUPLICATE) {
+            s->need_rebuild = 1; /* we decided it again in memory: drop that copy */
+        } else if (o == LCA_PGBATCH_NEW && first > 0) {
+            if (s->n_own == MAX_RANGES) {
+                s->need_rebuild = 1;
+            } else {
+                s->own[s->n_own].first = first;
+                s->own[s->n_own++].last = last;
+            }
+        }
+    }
+}
+
+/* Decides and commits one polled batch; retries RETRIABLE failures until stopped. */
+static int run_batch(struct signer *s, const struct lca_kmsg *msgs, size_t n,
+                     struct lca_err *err)
+{
+    struct batch_cmds b = {calloc(n + 1, sizeof(struct lca_command *)), 0};
+    struct lca_ktp offs[64];
+    int rc = LCA_FAIL, delay = 1;
+    size_t no;
+
+    if (b.cmds == NULL) {
+        return lca_err_set(err, LCA_ERR_FATAL, "oom", "out of memory");
+    }
+    if (parse_all(s, msgs, n, &b, err) != LCA_OK) {
+        goto out;
+    }
+    for (;;) {
+        lca_err_clear(err);
+        if (catch_up(s, err) == LCA_OK && fill_batch(s, msgs, n, &b, err) == LCA_OK) {
+            crash_point(s, "before_commit");
+            if (lca_pgstore_commit_batch(s->store, s->batch, err) == LCA_OK) {
+                break;
+            }
+        }
+        if (err->cls != LCA_ERR_RETRIABLE) {
+            goto out;
+        }
+        lca_log_err("batch not committed; retrying after rebuilding the state", err);
+        s->need_rebuild = 1;
+        if (*s->o->stop) {
+            goto out;
+        }
+        sleep((unsigned)delay);
+        delay = delay < 8 ? delay * 2 : delay;
+    }
+    note_committed(s, b.n);
+    s->batches++;
+    s->n_commands += b.n;
+    crash_point(s, "after_commit");
+    if (resend_duplicates(s, b.cmds, b.n, err) != LCA_OK || relay_outbox(s, err) != LCA_OK) {
+        goto out;
+    }
+    no = lca_kafka_next_offsets(msgs, n, offs, 64);
+    if (lca_kconsumer_commit(s->cons, offs, no, err) != LCA_OK) {
+        lca_log_err("kafka offset commit (secondary record) failed", err);
+    }
+    rc = LCA_OK;
+out:
+    cmds_free(&b);
+    free(b.cmds);
+    return rc;
+}
+
+/* ---- start-up and the loop ---- */
+
+struct offq {
+    int32_t want;
+    int64_t found;
+};
+
+static void offset_seen(void *ctx, int32_t partition, int64_t next_offset)
+{
+    struct offq *q = ctx;
+
+    if (partition == q->want) {
+        q->found = next_offset;
+    }
+}
+
+static int load_offsets_pg(void *ctx, const char *topic, int32_t partition, int64_t *next)
+{
+    struct signer *s = ctx;
+    struct offq q = {partition, LCA_KOFFSET_NONE};
+    struct lca_err err;
+
+    lca_err_clear(&err);
+    if (lca_pgstore_offsets(s->store, s->group, topic, offset_seen, &q, &err) != LCA_OK) {
+        lca_log_err("loading stored offsets failed", &err);
+        return LCA_FAIL;
+    }
+    *next = q.found;
+    lca_log(LCA_LOG_INFO, "partition assigned", "topic=%s partition=%d start=%lld", topic,
+            (int)partition, (long long)q.found);
+    return LCA_OK;
+}
+
+static void on_error(void *ctx, const struct lca_err *err)
+{
+    (void)ctx;
+    lca_log_err("kafka", err);
+}
+
+static int ca_bootstrap(struct signer *s, struct lca_err *err)
+{
+    struct lca_decision *d = NULL;
+    struct lca_command cmd;
+    char *reply = NULL;
+    size_t len = 0;
+    uint8_t id[16];
+    int rc = LCA_FAIL;
+
+    memset(&cmd, 0, sizeof(cmd));
+    snprintf(cmd.command_id, sizeof(cmd.command_id), "%s", LCA_BOOTSTRAP_COMMAND_ID);
+    snprintf(cmd.correlation_id, sizeof(cmd.correlation_id), "%s", LCA_BOOTSTRAP_COMMAND_ID);
+    cmd.type = LCA_CMD_CONFIG_UPDATE;
+    if (uuid_bytes(cmd.command_id, id) != LCA_OK ||
+        lca_decide_bootstrap(s->st, NULL, s->o->cluster, lca_osslenv_env(s->oe), &d, err) !=
+            LCA_OK) {
+        goto out;
+    }
+    lca_pgbatch_reset(s->batch);
+    if (reply_encode(&cmd, d, d->rejected ? "rejected" : "ok", NULL, NULL, &reply, &len, err) !=
+            LCA_OK ||
+        lca_pgbatch_add_command(s->batch, id, (const uint8_t *)reply, len, NULL, err) !=
+            LCA_OK ||
+        add_events(s, &cmd, d, err) != LCA_OK ||
+        lca_pgstore_commit_batch(s->store, s->batch, err) != LCA_OK) {
+        goto out;
+    }
+    lca_log(LCA_LOG_INFO, "CA bootstrapped",
+            "cluster=%s outcome=%s", s->o->cluster,
+            lca_pgbatch_result(s->batch, 0, NULL, NULL, NULL, NULL) == LCA_PGBATCH_NEW
+                ? "new"
+                : "already-bootstrapped");
+    rc = rebuild(s, err);
+out:
+    free(reply);
+    lca_decision_free(d);
+    return rc;
+}
+
+static int open_all(struct signer *s, struct lca_err *err)
+{
+    static const char *const topics[] = {LCA_KAFKA_TOPIC_ISSUE, LCA_KAFKA_TOPIC_REVOKE,
+                                         LCA_KAFKA_TOPIC_ADMIN};
+    struct lca_kconsumer_hooks hooks;
+
+    memset(&hooks, 0, sizeof(hooks));
+    hooks.ctx = s;
+    hooks.load_offsets = load_offsets_pg;
+    hooks.on_error = on_error;
+    if (s->o->kek_file == NULL || s->o->kek_file[0] == '\0') {
+        return lca_err_set(err, LCA_ERR_BAD_INPUT, "no_kek",
+                           "a key-encryption key file is required (--kek-file or "
+                           "LEDGERCA_KEK_FILE)");
+    }
+    if (lca_osslenv_load_kek(s->o->kek_file, s->kek, err) != LCA_OK ||
+        lca_pgstore_open(s->o->pg_uri, s->o->cluster, &s->store, err) != LCA_OK ||
+        (s->oe = lca_osslenv_new()) == NULL || (s->batch = lca_pgbatch_new()) == NULL) {
+        return err->cls != LCA_ERR_NONE ? LCA_FAIL
+                                        : lca_err_set(err, LCA_ERR_FATAL, "oom", "out of memory");
+    }
+    lca_osslenv_set_persist(s->oe, persist_key, s);
+    lca_osslenv_set_loader(s->oe, load_key, s);
+    if (rebuild(s, err) != LCA_OK ||
+        (!lca_state_bootstrapped(s->st) && !s->o->no_bootstrap && ca_bootstrap(s, err) != LCA_OK) ||
+        lca_kafka_ensure_topics(s->o->bootstrap, err) != LCA_OK ||
+        lca_kproducer_new(s->o->bootstrap, NULL, &s->prod, err) != LCA_OK ||
+        relay_outbox(s, err) != LCA_OK /* replies a crashed predecessor did not send */ ||
+        lca_kconsumer_new(s->o->bootstrap, s->group, topics, 3, &hooks, &s->cons, err) !=
+            LCA_OK) {
+        return LCA_FAIL;
+    }
+    return LCA_OK;
+}
+
+static void close_all(struct signer *s)
+{
+    struct lca_err err;
+
+    lca_err_clear(&err);
+    if (s->cons != NULL && lca_kconsumer_close(s->cons, &err) != LCA_OK) {
+        lca_log_err("leaving the consumer group", &err);
+    }
+    lca_kconsumer_free(s->cons);
+    lca_kproducer_free(s->prod);
+    lca_pgbatch_free(s->batch);
+    lca_state_free(s->st);
+    lca_osslenv_free(s->oe);
+    lca_pgstore_free(s->store);
+    OPENSSL_cleanse(s->kek, sizeof(s->kek));
+}
+
+int lca_signer_run(const struct lca_signer_opts *o, struct lca_err *err)
+{
+    struct signer *s = calloc(1, sizeof(*s));
+    size_t max = o->max_batch > 0 ? o->max_batch : 500, n = 0;
+    struct lca_kmsg *msgs = calloc(max, sizeof(*msgs));
+    time_t last_report = time(NULL);
+    int rc = LCA_FAIL;
+
+    if (s == NULL || msgs == NULL) {
+        free(s);
+        free(msgs);
+        return lca_err_set(err, LCA_ERR_FATAL, "oom", "out of memory");
+    }
+    s->o = o;
+    snprintf(s->group, sizeof(s->group), "%s",
+             o->group != NULL ? o->group : "ledgerca-signer-");
+    if (o->group == NULL) {
+        snprintf(s->group, sizeof(s->group), "ledgerca-signer-%s", o->cluster);
+    }
+    crash_init(s);
+    if (open_all(s, err) != LCA_OK) {
+        goto out;
+    }
+    lca_log(LCA_LOG_INFO, "signer ready", "cluster=%s group=%s position=%lld", o->cluster,
+            s->group, (long long)lca_state_position(s->st));
+    while (!*o->stop) {
+        if (lca_kconsumer_poll_batch(s->cons, max, o->poll_ms > 0 ? o->poll_ms : 50, msgs, &n,
+                                     err) != LCA_OK) {
+            goto out;
+        }
+        if (n > 0) {
+            int brc = run_batch(s, msgs, n, err);
+            lca_kconsumer_release(msgs, n);
+            if (brc != LCA_OK) {
+                goto out;
+            }
+        }
+        if (time(NULL) - last_report >= 10) {
+            last_report = time(NULL);
+            lca_log(LCA_LOG_INFO, "signer progress",
+                    "commands=%llu dead_letters=%llu duplicates=%llu position=%lld",
+                    (unsigned long long)s->n_commands, (unsigned long long)s->n_dead,
+                    (unsigned long long)s->n_dups, (long long)lca_state_position(s->st));
+        }
+    }
+    lca_log(LCA_LOG_INFO, "signer draining on signal", "commands=%llu",
+            (unsigned long long)s->n_commands);
+    rc = LCA_OK;
+out:
+    close_all(s);
+    free(msgs);
+    free(s);
+    return rc;
+}

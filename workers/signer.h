@@ -1,0 +1,53 @@
+/*
+ * signer — the signing worker: Kafka commands in, hash-chained events in PostgreSQL out.
+ *
+ * One loop per process (signers scale out as one consumer group, cooperative-sticky):
+ *   1. poll a batch of commands (ledgerca.commands.issue/.revoke/.admin);
+ *   2. catch up with the log (events other signers appended), then for each command:
+ *      parse (undecodable -> ledgerca.dead-letter with the reason in a header), decide
+ *      against the in-memory state, evolve it, and add to one pgbatch the command's events
+ *      (each with its stream version, so two signers cannot both take a decision that
+ *      conflicts), its reply (dedupe row) and the reply as an outbox row;
+ *   3. commit the batch in ONE PostgreSQL transaction together with the consumed offsets;
+ *   4. relay the outbox to Kafka (replies keyed by correlation id), mark it published, and
+ *      commit the offsets to Kafka as a secondary record.
+ * On partition assignment the consumer seeks to the offsets stored in PostgreSQL, so a crash
+ * before step 3 redelivers (nothing was recorded), a crash after it does not (the offsets
+ * moved with the events), and a crash during step 4 is repaired by the outbox relay at the
+ * next start. A redelivered command that is already recorded re-sends its recorded reply and
+ * appends nothing (DESIGN.md invariant 1).
+ * On a failed commit (database down, stream conflict) the in-memory state is rebuilt from the
+ * log and the same messages are decided again; RETRIABLE errors back off and retry.
+ * SIGTERM/SIGINT (the stop flag): the current batch finishes, the consumer leaves the group.
+ * Thread: the calling thread only.
+ */
+#ifndef LCA_SIGNER_H
+#define LCA_SIGNER_H
+
+#include <signal.h>
+#include <stddef.h>
+
+#include "err.h"
+
+struct lca_signer_opts {
+    const char *bootstrap; /* Kafka bootstrap servers */
+    const char *pg_uri;    /* PostgreSQL of this cluster's log */
+    const char *cluster;   /* cluster id, e.g. "dc1" */
+    const char *kek_file;  /* operator key-encryption key (LEDGERCA_KEK_FILE) */
+    const char *group;     /* consumer group; NULL: "ledgerca-signer-<cluster>" */
+    size_t max_batch;      /* commands per transaction (0: 500) */
+    int poll_ms;           /* wait for a first message (0: 50 ms) */
+    int no_bootstrap;      /* 1: do not create a root when the log has none */
+    volatile sig_atomic_t *stop; /* set by the signal handler */
+};
+
+/* Runs until *stop is set (returns LCA_OK) or a fatal error (LCA_FAIL, err filled). */
+int lca_signer_run(const struct lca_signer_opts *o, struct lca_err *err) LCA_MUST_USE;
+
+/* Rebuilds a state from the whole log of `store` (also used by the projector and tests). */
+struct lca_pgstore;
+struct lca_state;
+int lca_signer_load_state(struct lca_pgstore *store, struct lca_state **out,
+                          struct lca_err *err) LCA_MUST_USE;
+
+#endif
