@@ -619,29 +619,21 @@ static int verify_signature(struct lca_csr *c, struct lca_err *err)
 
 /* ---------------------------------------------------------------- entry points */
 
-/* PEM -> malloc'd DER copy; DER -> copy. */
-static int load_der(struct lca_csr *c, const uint8_t *buf, size_t len, struct lca_err *err)
+/* PEM "CERTIFICATE REQUEST" -> malloc'd DER in c. */
+static int load_pem(struct lca_csr *c, const uint8_t *buf, size_t len, struct lca_err *err)
 {
-    BIO *b;
+    BIO *b = BIO_new_mem_buf(buf, (int)len); /* len <= LCA_CSR_MAX_BYTES */
     char *name = NULL, *header = NULL;
     unsigned char *data = NULL;
     long dlen = 0;
     int ok;
 
-    if (len < 11 || memcmp(buf, "-----BEGIN ", 11) != 0) {
-        c->der = malloc(len);
-        if (c->der != NULL) {
-            memcpy(c->der, buf, len);
-        }
-        c->der_len = len;
-        return c->der != NULL ? LCA_OK : lca_err_set(err, LCA_ERR_FATAL, "oom", "copying");
-    }
-    b = BIO_new_mem_buf(buf, (int)len);
     ok = b != NULL && PEM_read_bio(b, &name, &header, &data, &dlen) &&
-         (strcmp(name, "CERTIFICATE REQUEST") == 0 || strcmp(name, "NEW CERTIFICATE REQUEST") == 0) &&
+         (strcmp(name, "CERTIFICATE REQUEST") == 0 ||
+          strcmp(name, "NEW CERTIFICATE REQUEST") == 0) &&
          dlen > 0;
-    if (ok) {
-        c->der = (uint8_t *)dup_bytes(data, (size_t)dlen);
+    if (ok && (c->der = malloc((size_t)dlen)) != NULL) {
+        memcpy(c->der, data, (size_t)dlen);
         c->der_len = (size_t)dlen;
     }
     BIO_free(b);
@@ -653,6 +645,26 @@ static int load_der(struct lca_csr *c, const uint8_t *buf, size_t len, struct lc
         return bad(err, "bad_csr", "not a PEM CERTIFICATE REQUEST");
     }
     return c->der != NULL ? LCA_OK : lca_err_set(err, LCA_ERR_FATAL, "oom", "copying");
+}
+
+/* PEM (optionally after whitespace) or DER -> malloc'd DER copy in c. */
+static int load_der(struct lca_csr *c, const uint8_t *buf, size_t len, struct lca_err *err)
+{
+    size_t ws = 0;
+
+    while (ws < len && (buf[ws] == ' ' || buf[ws] == '\t' || buf[ws] == '\r' || buf[ws] == '\n')) {
+        ws++;
+    }
+    if (len - ws >= 11 && memcmp(buf + ws, "-----BEGIN ", 11) == 0) {
+        return load_pem(c, buf + ws, len - ws, err);
+    }
+    c->der = malloc(len);
+    if (c->der == NULL) {
+        return lca_err_set(err, LCA_ERR_FATAL, "oom", "copying");
+    }
+    memcpy(c->der, buf, len);
+    c->der_len = len;
+    return LCA_OK;
 }
 
 int lca_csr_parse(const uint8_t *buf, size_t len, struct lca_csr **out, struct lca_err *err)

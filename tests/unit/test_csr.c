@@ -208,9 +208,14 @@ static void test_ca_and_minimal(void)
     size_t len;
     uint8_t *der = make_csr(g_keys[K_P256], "SHA256", "secondary dc1", NULL, "critical,CA:TRUE",
                             &len);
-    char *pem = to_pem(der, len, "NEW CERTIFICATE REQUEST");
+    char *pem = to_pem(der, len, "NEW CERTIFICATE REQUEST"), *spaced;
 
-    CU_ASSERT_FATAL(lca_csr_parse((const uint8_t *)pem, strlen(pem), &c, &err) == LCA_OK);
+    spaced = malloc(strlen(pem) + 4);
+    CU_ASSERT_FATAL(spaced != NULL);
+    strcpy(spaced, "\n \t");
+    strcat(spaced, pem);
+    CU_ASSERT_FATAL(lca_csr_parse((const uint8_t *)spaced, strlen(spaced), &c, &err) == LCA_OK);
+    free(spaced);
     CU_ASSERT_EQUAL(lca_csr_is_ca(c), 1);
     CU_ASSERT_STRING_EQUAL(lca_csr_common_name(c), "secondary dc1");
     CU_ASSERT_EQUAL(lca_csr_dns_count(c) + lca_csr_ip_count(c) + lca_csr_uri_count(c), 0);
