@@ -985,17 +985,44 @@ int lca_cert_sign(struct lca_cert_signer *s, const struct lca_cert_req *req, con
 
 /* ---------------------------------------------------------------- self-sign */
 
+/* Prepares s to sign as the self-signed subject of r with key: issuer name = subject,
+ * AKI = own SKI. *spki (OPENSSL_free) receives the key's SubjectPublicKeyInfo DER. */
+static int self_signer_setup(struct lca_cert_signer *s, EVP_PKEY *key,
+                             const struct lca_cert_req *r, unsigned char **spki, size_t *spki_len,
+                             struct spki_info *si, struct lca_err *err)
+{
+    struct der name = {0};
+    int n;
+
+    if (signer_setup(s, key, err) != LCA_OK) {
+        return LCA_FAIL;
+    }
+    n = i2d_PUBKEY(key, spki);
+    if (n <= 0 || !spki_inspect(s, *spki, (size_t)n, si)) {
+        return lca_err_ossl(err, LCA_ERR_BAD_INPUT, "bad_key", "encoding the public key");
+    }
+    *spki_len = (size_t)n;
+    put_name(&name, r->organization, r->common_name);
+    if (name.oom) {
+        der_free(&name);
+        return lca_err_set(err, LCA_ERR_FATAL, "oom", "building the name");
+    }
+    s->issuer = name.p; /* the signer owns it now */
+    s->issuer_len = name.len;
+    memcpy(s->aki, si->ski, 20);
+    return LCA_OK;
+}
+
 int lca_cert_self_sign(EVP_PKEY *key, const struct lca_cert_req *req, X509 **out,
                        struct lca_err *err)
 {
     struct lca_cert_signer *s = NULL;
     struct lca_cert_req r;
-    struct der name = {0};
     struct spki_info si;
     unsigned char *spki = NULL;
     uint8_t *der = NULL;
-    size_t len = 0;
-    int n, rc = LCA_FAIL;
+    size_t len = 0, spki_len = 0;
+    int rc = LCA_FAIL;
 
     if (key == NULL || req == NULL || out == NULL) {
         return lca_err_set(err, LCA_ERR_BAD_INPUT, "bad_request", "missing argument");
@@ -1009,29 +1036,11 @@ int lca_cert_self_sign(EVP_PKEY *key, const struct lca_cert_req *req, X509 **out
     if (s == NULL) {
         return lca_err_set(err, LCA_ERR_FATAL, "oom", "allocating a signer");
     }
-    if (signer_setup(s, key, err) != LCA_OK) {
-        goto out;
+    if (self_signer_setup(s, key, &r, &spki, &spki_len, &si, err) == LCA_OK &&
+        build_tbs(s, &r, spki, spki_len, &si, err) == LCA_OK &&
+        finish(s, &der, &len, err) == LCA_OK) {
+        rc = der_to_x509(der, len, out, err);
     }
-    n = i2d_PUBKEY(key, &spki);
-    if (n <= 0 || !spki_inspect(s, spki, (size_t)n, &si)) {
-        lca_err_ossl(err, LCA_ERR_BAD_INPUT, "bad_key", "encoding the public key");
-        goto out;
-    }
-    put_name(&name, r.organization, r.common_name);
-    if (name.oom) {
-        der_free(&name);
-        lca_err_set(err, LCA_ERR_FATAL, "oom", "building the name");
-        goto out;
-    }
-    s->issuer = name.p; /* the signer owns it now */
-    s->issuer_len = name.len;
-    memcpy(s->aki, si.ski, 20); /* self-signed: AKI = own SKI */
-    if (build_tbs(s, &r, spki, (size_t)n, &si, err) != LCA_OK ||
-        finish(s, &der, &len, err) != LCA_OK) {
-        goto out;
-    }
-    rc = der_to_x509(der, len, out, err);
-out:
     OPENSSL_free(spki);
     lca_cert_signer_free(s);
     return rc;

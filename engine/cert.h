@@ -21,10 +21,11 @@
  *   - Time: UTCTime for years < 2050, GeneralizedTime from 2050 (4.1.2.5).
  *   - Signature: ecdsa-with-SHA256 (P-256), ecdsa-with-SHA384 (P-384), Ed25519 (RFC 8410),
  *     sha256WithRSAEncryption (RSA, PKCS#1 v1.5).
- *   - Extensions, in this order: basicConstraints (CAs, critical, 4.2.1.9), keyUsage
- *     (critical, 4.2.1.3), extKeyUsage (4.2.1.12), SKI (CAs, SHA-1 of the subjectPublicKey
- *     BIT STRING value, 4.2.1.2 method 1), AKI (keyIdentifier only, every cert not
- *     self-signed, 4.2.1.1), subjectAltName (4.2.1.6), nameConstraints (critical, 4.2.1.10),
+ *   - Extensions, in this order: basicConstraints (critical, 4.2.1.9; CA:FALSE in leaves), keyUsage
+ *     (critical, 4.2.1.3), extKeyUsage (4.2.1.12), SKI (every certificate: SHA-1 of the
+ *     subjectPublicKey BIT STRING value, 4.2.1.2 method 1; RFC 5280 says SHOULD for leaves),
+ *     AKI (keyIdentifier only, 4.2.1.1: the issuer's SKI; self-signed roots carry their own),
+ *     subjectAltName (4.2.1.6), nameConstraints (critical, 4.2.1.10),
  *     CRL distribution points (4.2.1.13), authorityInfoAccess (caIssuers/OCSP, 4.2.2.1).
  *
  * Thread-safety: a struct lca_cert_signer is used by one thread at a time (its signing
@@ -89,8 +90,8 @@ struct lca_cert_req {
     const uint8_t *serial; /* big-endian bytes (16 from the CSPRNG); the builder clears the top
                               bit so the INTEGER is positive; must not be all zero (4.1.2.2) */
     size_t serial_len;     /* 1..20 */
-    int is_ca;             /* basicConstraints CA:TRUE (critical) and SKI */
-    int path_len;          /* pathLenConstraint; -1: none. Ignored unless is_ca */
+    int is_ca;             /* basicConstraints CA:TRUE (critical) */
+    int path_len;          /* pathLenConstraint 0..32767; -1: none. Ignored unless is_ca */
     const char *const *permitted_dns_domains; /* nameConstraints permittedSubtrees dNSName,
                                                  critical (4.2.1.10); n = 0: no extension */
     size_t n_permitted;
@@ -113,8 +114,9 @@ int lca_cert_signer_new(X509 *issuer_cert, EVP_PKEY *issuer_key, struct lca_cert
 void lca_cert_signer_free(struct lca_cert_signer *s);
 
 /* Signs a certificate for the subject public key given as DER SubjectPublicKeyInfo bytes,
- * copied as-is (the fast path: no decode/re-encode; only its outer structure and algorithm
- * are checked). *out is owned by the caller (X509_free).
+ * copied as-is (the fast path: no decode/re-encode). Only its outer DER structure is checked:
+ * pass bytes from lca_csr_spki (which checked the key) or from OpenSSL's encoder (i2d_PUBKEY
+ * of a key ledgerca generated). *out is owned by the caller (X509_free).
  * Errors: BAD_INPUT "bad_request" (missing/invalid field: serial, times, IP text, ...),
  * "bad_spki"; FATAL on signing/allocation failure. */
 int lca_cert_sign(struct lca_cert_signer *s, const struct lca_cert_req *req, const uint8_t *spki,
@@ -124,7 +126,7 @@ int lca_cert_sign_der(struct lca_cert_signer *s, const struct lca_cert_req *req,
                       const uint8_t *spki, size_t spki_len, uint8_t **der, size_t *der_len,
                       struct lca_err *err) LCA_MUST_USE;
 
-/* Self-signed root for key (is_ca forced on; subject = issuer; SKI, no AKI). *out caller-owned. */
+/* Self-signed root for key (is_ca forced on; issuer = subject; AKI = SKI). *out caller-owned. */
 int lca_cert_self_sign(EVP_PKEY *key, const struct lca_cert_req *req, X509 **out,
                        struct lca_err *err) LCA_MUST_USE;
 
@@ -147,8 +149,10 @@ int lca_cert_to_pem(X509 *c, char **pem, size_t *len, struct lca_err *err) LCA_M
 int lca_cert_der_to_pem(const uint8_t *der, size_t len, char **pem, size_t *pem_len,
                         struct lca_err *err) LCA_MUST_USE;
 
-/* Serial as Vault prints it: lowercase colon-separated hex "xx:xx:...". Truncated (still
- * NUL-terminated) if outlen is too small; 3 * 20 bytes suffice for RFC 5280 serials. */
+/* Serial as Vault prints it: lowercase colon-separated hex "xx:xx:..." of the INTEGER's
+ * magnitude. Truncated (still NUL-terminated) if outlen is too small; 60 bytes suffice.
+ * _raw formats the INTEGER the builder encodes for these serial bytes (top bit cleared,
+ * leading zero octets dropped), so it equals lca_cert_serial_hex of the issued certificate. */
 void lca_cert_serial_hex(X509 *c, char *out, size_t outlen);
 void lca_cert_serial_hex_raw(const uint8_t *serial, size_t len, char *out, size_t outlen);
 /* Validity bounds as Unix seconds (INT64_MIN if unreadable). */

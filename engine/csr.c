@@ -433,31 +433,69 @@ static int parse_outer(struct lca_csr *c, struct lca_err *err)
 
 /* ---------------------------------------------------------------- keys */
 
-/* Imports an EC point or Ed25519 key with no decoder: EVP_PKEY_fromdata (EC import checks
- * the point is on the curve) or EVP_PKEY_new_raw_public_key. */
-static EVP_PKEY *import_raw(enum key_kind kind, const struct rd *point)
+/* Process-wide, immutable algorithm handles, fetched/built once (CRYPTO_THREAD_run_once):
+ * the three digests (a per-call fetch takes the method-store lock each time) and P-256/P-384
+ * parameter-only keys, duplicated per request (building the EC group from its name costs
+ * ~3x more than the duplicate). */
+static EVP_MD *g_md[3];
+static EVP_PKEY *g_curve[2]; /* [0] P-256, [1] P-384: domain parameters only */
+static CRYPTO_ONCE g_once = CRYPTO_ONCE_STATIC_INIT;
+
+static EVP_PKEY *curve_params(const char *name)
 {
-    OSSL_PARAM params[3];
-    EVP_PKEY_CTX *ctx;
+    OSSL_PARAM params[2];
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
     EVP_PKEY *pk = NULL;
     char group[16];
+
+    strcpy(group, name);
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group, 0);
+    params[1] = OSSL_PARAM_construct_end();
+    if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) <= 0 ||
+        EVP_PKEY_fromdata(ctx, &pk, EVP_PKEY_KEY_PARAMETERS, params) <= 0) {
+        pk = NULL;
+    }
+    EVP_PKEY_CTX_free(ctx);
+    return pk;
+}
+
+static void init_once(void)
+{
+    g_md[0] = EVP_MD_fetch(NULL, "SHA256", NULL);
+    g_md[1] = EVP_MD_fetch(NULL, "SHA384", NULL);
+    g_md[2] = EVP_MD_fetch(NULL, "SHA512", NULL);
+    g_curve[0] = curve_params("prime256v1");
+    g_curve[1] = curve_params("secp384r1");
+}
+
+static int globals_ready(void)
+{
+    return CRYPTO_THREAD_run_once(&g_once, init_once) && g_md[0] != NULL && g_md[1] != NULL &&
+           g_md[2] != NULL && g_curve[0] != NULL && g_curve[1] != NULL;
+}
+
+static const EVP_MD *get_md(const char *name)
+{
+    return g_md[strcmp(name, "SHA256") == 0 ? 0 : strcmp(name, "SHA384") == 0 ? 1 : 2];
+}
+
+/* Imports an EC point or Ed25519 key with no decoder: the curve's parameter key duplicated
+ * and given the point (EC_POINT_oct2point underneath: the point must be on the curve), or
+ * EVP_PKEY_new_raw_public_key. */
+static EVP_PKEY *import_raw(enum key_kind kind, const struct rd *point)
+{
+    EVP_PKEY *pk;
 
     if (kind == KEY_ED25519) {
         return point->len == 32 ? EVP_PKEY_new_raw_public_key_ex(NULL, "ED25519", NULL,
                                                                  point->p, point->len)
                                 : NULL;
     }
-    strcpy(group, kind == KEY_P256 ? "prime256v1" : "secp384r1");
-    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group, 0);
-    params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)point->p,
-                                                  point->len);
-    params[2] = OSSL_PARAM_construct_end();
-    ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-    if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) <= 0 ||
-        EVP_PKEY_fromdata(ctx, &pk, EVP_PKEY_PUBLIC_KEY, params) <= 0) {
+    pk = EVP_PKEY_dup(g_curve[kind == KEY_P256 ? 0 : 1]);
+    if (pk != NULL && !EVP_PKEY_set1_encoded_public_key(pk, point->p, point->len)) {
+        EVP_PKEY_free(pk);
         pk = NULL;
     }
-    EVP_PKEY_CTX_free(ctx);
     return pk;
 }
 
@@ -529,26 +567,6 @@ static const struct sig_alg *find_sig_alg(const struct lca_csr *c)
     return NULL;
 }
 
-/* Digests with a per-call fetched algorithm would take the method-store lock each time;
- * the three digests are fetched once per process (immutable, shareable across threads). */
-static EVP_MD *g_md[3];
-static CRYPTO_ONCE g_md_once = CRYPTO_ONCE_STATIC_INIT;
-
-static void fetch_mds(void)
-{
-    g_md[0] = EVP_MD_fetch(NULL, "SHA256", NULL);
-    g_md[1] = EVP_MD_fetch(NULL, "SHA384", NULL);
-    g_md[2] = EVP_MD_fetch(NULL, "SHA512", NULL);
-}
-
-static const EVP_MD *get_md(const char *name)
-{
-    if (!CRYPTO_THREAD_run_once(&g_md_once, fetch_mds)) {
-        return NULL;
-    }
-    return g_md[strcmp(name, "SHA256") == 0 ? 0 : strcmp(name, "SHA384") == 0 ? 1 : 2];
-}
-
 /* Verifies a pre-hash signature (ECDSA, RSA PKCS#1 v1.5) over the digest of the CRI. */
 static int verify_prehash(struct lca_csr *c, const struct sig_alg *a)
 {
@@ -601,29 +619,21 @@ static int verify_signature(struct lca_csr *c, struct lca_err *err)
 
 /* ---------------------------------------------------------------- entry points */
 
-/* PEM -> malloc'd DER copy; DER -> copy. */
-static int load_der(struct lca_csr *c, const uint8_t *buf, size_t len, struct lca_err *err)
+/* PEM "CERTIFICATE REQUEST" -> malloc'd DER in c. */
+static int load_pem(struct lca_csr *c, const uint8_t *buf, size_t len, struct lca_err *err)
 {
-    BIO *b;
+    BIO *b = BIO_new_mem_buf(buf, (int)len); /* len <= LCA_CSR_MAX_BYTES */
     char *name = NULL, *header = NULL;
     unsigned char *data = NULL;
     long dlen = 0;
     int ok;
 
-    if (len < 11 || memcmp(buf, "-----BEGIN ", 11) != 0) {
-        c->der = malloc(len);
-        if (c->der != NULL) {
-            memcpy(c->der, buf, len);
-        }
-        c->der_len = len;
-        return c->der != NULL ? LCA_OK : lca_err_set(err, LCA_ERR_FATAL, "oom", "copying");
-    }
-    b = BIO_new_mem_buf(buf, (int)len);
     ok = b != NULL && PEM_read_bio(b, &name, &header, &data, &dlen) &&
-         (strcmp(name, "CERTIFICATE REQUEST") == 0 || strcmp(name, "NEW CERTIFICATE REQUEST") == 0) &&
+         (strcmp(name, "CERTIFICATE REQUEST") == 0 ||
+          strcmp(name, "NEW CERTIFICATE REQUEST") == 0) &&
          dlen > 0;
-    if (ok) {
-        c->der = (uint8_t *)dup_bytes(data, (size_t)dlen);
+    if (ok && (c->der = malloc((size_t)dlen)) != NULL) {
+        memcpy(c->der, data, (size_t)dlen);
         c->der_len = (size_t)dlen;
     }
     BIO_free(b);
@@ -637,6 +647,26 @@ static int load_der(struct lca_csr *c, const uint8_t *buf, size_t len, struct lc
     return c->der != NULL ? LCA_OK : lca_err_set(err, LCA_ERR_FATAL, "oom", "copying");
 }
 
+/* PEM (optionally after whitespace) or DER -> malloc'd DER copy in c. */
+static int load_der(struct lca_csr *c, const uint8_t *buf, size_t len, struct lca_err *err)
+{
+    size_t ws = 0;
+
+    while (ws < len && (buf[ws] == ' ' || buf[ws] == '\t' || buf[ws] == '\r' || buf[ws] == '\n')) {
+        ws++;
+    }
+    if (len - ws >= 11 && memcmp(buf + ws, "-----BEGIN ", 11) == 0) {
+        return load_pem(c, buf + ws, len - ws, err);
+    }
+    c->der = malloc(len);
+    if (c->der == NULL) {
+        return lca_err_set(err, LCA_ERR_FATAL, "oom", "copying");
+    }
+    memcpy(c->der, buf, len);
+    c->der_len = len;
+    return LCA_OK;
+}
+
 int lca_csr_parse(const uint8_t *buf, size_t len, struct lca_csr **out, struct lca_err *err)
 {
     struct lca_csr *c;
@@ -644,6 +674,9 @@ int lca_csr_parse(const uint8_t *buf, size_t len, struct lca_csr **out, struct l
     lca_err_clear(err);
     if (buf == NULL || len == 0 || len > LCA_CSR_MAX_BYTES) {
         return bad(err, "bad_csr", "empty or larger than 64 KiB");
+    }
+    if (!globals_ready()) {
+        return lca_err_ossl(err, LCA_ERR_FATAL, "ossl", "fetching digests and curves");
     }
     c = calloc(1, sizeof(*c));
     if (c == NULL) {

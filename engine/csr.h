@@ -14,7 +14,9 @@
  * For P-256 requests (the hot path), the public key is imported from the SPKI point without
  * OpenSSL's decoder framework.
  *
- * Thread-safety: a struct lca_csr is used by one thread at a time; parse is reentrant.
+ * Process-wide state: the SHA-2 digests and P-256/P-384 parameter keys are fetched once, on
+ * first use (CRYPTO_THREAD_run_once), and never change; they hold no request data.
+ * Thread-safety: a struct lca_csr is used by one thread at a time; parse is thread-safe.
  */
 #ifndef LCA_CSR_H
 #define LCA_CSR_H
@@ -31,7 +33,8 @@
 
 struct lca_csr; /* opaque */
 
-/* Parses a CSR in PEM ("CERTIFICATE REQUEST" / "NEW CERTIFICATE REQUEST") or DER form, checks
+/* Parses a CSR in PEM ("CERTIFICATE REQUEST" / "NEW CERTIFICATE REQUEST", leading whitespace
+ * allowed) or DER form, checks
  * its signature and key strength. *out is owned by the caller (lca_csr_free).
  * Errors (class BAD_INPUT): "bad_csr" (size, syntax, signature does not verify), "weak_key"
  * (RSA < 2048 bits, curves other than P-256/P-384, key types other than EC/RSA/Ed25519),

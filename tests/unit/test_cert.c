@@ -786,6 +786,125 @@ static void test_refusals(void)
     lca_cert_signer_free(s);
 }
 
+/* ------------------------------------------------------------------ the oracles themselves */
+
+/* A CRL made with OpenSSL's own API (v2, AKI keyid, CRL number), optionally revoking x. */
+static char *make_crl(X509 *issuer, EVP_PKEY *key, X509 *revoked)
+{
+    X509_CRL *crl = X509_CRL_new();
+    ASN1_TIME *lu = ASN1_TIME_set(NULL, (time_t)(g_now - 60));
+    ASN1_TIME *nu = ASN1_TIME_set(NULL, (time_t)(g_now + 86400));
+    ASN1_INTEGER *num = ASN1_INTEGER_new();
+    X509_REVOKED *r;
+    X509_EXTENSION *aki;
+    X509V3_CTX ctx;
+    BIO *b = BIO_new(BIO_s_mem());
+    char *data, *out;
+    long n;
+
+    CU_ASSERT_FATAL(crl != NULL && lu != NULL && nu != NULL && num != NULL && b != NULL);
+    CU_ASSERT_FATAL(X509_CRL_set_version(crl, X509_CRL_VERSION_2) &&
+                    X509_CRL_set_issuer_name(crl, X509_get_subject_name(issuer)) &&
+                    X509_CRL_set1_lastUpdate(crl, lu) && X509_CRL_set1_nextUpdate(crl, nu));
+    if (revoked != NULL) {
+        r = X509_REVOKED_new();
+        CU_ASSERT_FATAL(r != NULL &&
+                        X509_REVOKED_set_serialNumber(
+                            r, (ASN1_INTEGER *)X509_get0_serialNumber(revoked)) &&
+                        X509_REVOKED_set_revocationDate(r, lu) && X509_CRL_add0_revoked(crl, r));
+    }
+    X509V3_set_ctx(&ctx, issuer, NULL, NULL, crl, 0);
+    aki = X509V3_EXT_conf_nid(NULL, &ctx, NID_authority_key_identifier, "keyid:always");
+    CU_ASSERT_FATAL(aki != NULL && X509_CRL_add_ext(crl, aki, -1) && ASN1_INTEGER_set(num, 1) &&
+                    X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0, 0) == 1);
+    CU_ASSERT_FATAL(X509_CRL_sort(crl) && X509_CRL_sign(crl, key, EVP_sha256()) > 0 &&
+                    PEM_write_bio_X509_CRL(b, crl));
+    n = BIO_get_mem_data(b, &data);
+    out = malloc((size_t)n + 1);
+    CU_ASSERT_FATAL(out != NULL);
+    memcpy(out, data, (size_t)n);
+    out[n] = '\0';
+    X509_EXTENSION_free(aki);
+    ASN1_INTEGER_free(num);
+    ASN1_TIME_free(lu);
+    ASN1_TIME_free(nu);
+    X509_CRL_free(crl);
+    BIO_free(b);
+    return out;
+}
+
+/* The verify oracle honours CRLs: an empty CRL passes, one revoking the leaf fails (both
+ * tools); pkilint accepts the well-formed CRL. */
+static void test_oracle_crl(void)
+{
+    X509 *root = make_root(g_keys[K_P256][0], "crl root", -1), *inter, *leaf;
+    struct lca_cert_signer *rs = signer(root, g_keys[K_P256][0]), *is;
+    struct lca_cert_req r;
+    uint8_t serial[16];
+    char why[8192], *leaf_pem, *inter_pem, *root_pem, *empty, *revoking;
+    int rc;
+
+    base_req(&r, "crl intermediate", serial);
+    r.is_ca = 1;
+    inter = make_cert(rs, g_int_key, &r);
+    is = signer(inter, g_int_key);
+    leaf = leaf_with_dns(is, "revoked.example.test");
+    empty = make_crl(inter, g_int_key, NULL);
+    revoking = make_crl(inter, g_int_key, leaf);
+    leaf_pem = strdup(pem(leaf));
+    inter_pem = strdup(pem(inter));
+    root_pem = strdup(pem(root));
+    rc = lca_oracle_verify(leaf_pem, inter_pem, root_pem, empty, why, sizeof(why));
+    if (rc != 0) {
+        fprintf(stderr, "\nempty CRL: %s\n", why);
+    }
+    CU_ASSERT(rc == 0);
+    CU_ASSERT(lca_oracle_verify(leaf_pem, inter_pem, root_pem, revoking, why, sizeof(why)) != 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(why, "revoked"));
+    rc = lca_oracle_lint_crl(empty, why, sizeof(why));
+    if (rc != 0) {
+        fprintf(stderr, "\nlint_crl: %s\n", why);
+    }
+    CU_ASSERT(rc == 0);
+    free(leaf_pem);
+    free(inter_pem);
+    free(root_pem);
+    free(empty);
+    free(revoking);
+    X509_free(root);
+    X509_free(inter);
+    X509_free(leaf);
+    lca_cert_signer_free(rs);
+    lca_cert_signer_free(is);
+}
+
+/* The lint oracle can fail: a CA certificate with a non-critical basicConstraints (RFC 5280
+ * 4.2.1.9 MUST) made with OpenSSL's API is rejected by zlint. */
+static void test_oracle_lint_fails(void)
+{
+    X509 *x = X509_new();
+    EVP_PKEY *k = g_keys[K_P256][0];
+    X509_EXTENSION *e;
+    X509V3_CTX ctx;
+    char why[4096];
+
+    CU_ASSERT_FATAL(x != NULL && X509_set_version(x, X509_VERSION_3) &&
+                    ASN1_INTEGER_set(X509_get_serialNumber(x), 12345) &&
+                    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_UTF8,
+                                               (const unsigned char *)"lint bad", -1, -1, 0) &&
+                    X509_set_issuer_name(x, X509_get_subject_name(x)) &&
+                    X509_time_adj_ex(X509_getm_notBefore(x), 0, 0, NULL) &&
+                    X509_time_adj_ex(X509_getm_notAfter(x), 1, 0, NULL) && X509_set_pubkey(x, k));
+    X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+    e = X509V3_EXT_conf_nid(NULL, &ctx, NID_basic_constraints, "CA:TRUE");
+    CU_ASSERT_FATAL(e != NULL && X509_add_ext(x, e, -1));
+    X509_EXTENSION_free(e);
+    CU_ASSERT_FATAL(X509_sign(x, k, EVP_sha256()) > 0);
+    CU_ASSERT(lca_oracle_lint(pem(x), why, sizeof(why)) != 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(why, "e_basic_constraints_not_critical"));
+    X509_free(x);
+}
+
 int main(void)
 {
     static const struct {
@@ -809,6 +928,8 @@ int main(void)
         {"serial encoding and hex", test_serial_encoding},
         {"PEM/DER round trips", test_pem_der_roundtrip},
         {"refusals", test_refusals},
+        {"oracle: CRLs honoured, pkilint", test_oracle_crl},
+        {"oracle: zlint rejects a bad certificate", test_oracle_lint_fails},
     };
     unsigned failures;
     size_t i;
