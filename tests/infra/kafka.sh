@@ -105,8 +105,13 @@ run_tool() {
 format_storage() {
   local id
   [ -f "$dir/data/meta.properties" ] && return 0
-  id=$(python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')
-  run_tool kafka.tools.StorageTool format -t "$id" -c "$dir/server.properties" \
+  # a cluster id is 22 url-safe base64 characters; one starting with '-' would be read as an
+  # option by the tool's argument parser, so draw again (and pass it with '=' as well)
+  id=-
+  while [ "${id#-}" != "$id" ]; do
+    id=$(python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')
+  done
+  run_tool kafka.tools.StorageTool format --cluster-id="$id" -c "$dir/server.properties" \
     || { tail -n 20 "$dir/kafka.log" >&2; lca_die "Kafka storage format failed"; }
 }
 
