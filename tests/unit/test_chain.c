@@ -48,9 +48,6 @@ static void make(int slot, const char *cn, int key_of, int by, uint64_t serial)
         .not_after = now + 86400 * 365,
     };
 
-    if (by >= 0 && keys[by] == NULL) {
-        s.issuer_key = keys[by];
-    }
     fix[slot].cert = lca_pkix_cert(&s);
     fix[slot].issuer_id = names[slot];
 }
