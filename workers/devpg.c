@@ -46,7 +46,7 @@ static int find_bin(char *out, size_t len)
     DIR *d = opendir("/usr/lib/postgresql");
     struct dirent *e;
     long best = -1;
-    char path[512];
+    char path[sizeof(e->d_name) + 64];
 
     if (d == NULL) {
         return -1;
@@ -54,9 +54,10 @@ static int find_bin(char *out, size_t len)
     while ((e = readdir(d)) != NULL) {
         long v = strtol(e->d_name, NULL, 10);
         snprintf(path, sizeof(path), "/usr/lib/postgresql/%s/bin/initdb", e->d_name);
-        if (v > best && access(path, X_OK) == 0) {
+        if (v > best && access(path, X_OK) == 0 && strlen(path) < len) {
             best = v;
-            snprintf(out, len, "/usr/lib/postgresql/%s/bin", e->d_name);
+            memcpy(out, path, strlen(path) - strlen("/initdb"));
+            out[strlen(path) - strlen("/initdb")] = '\0';
         }
     }
     closedir(d);
