@@ -76,8 +76,17 @@ void lca_val_map_set_str(struct lca_val *map, const char *key, const char *s);
 void lca_val_map_set_int(struct lca_val *map, const char *key, int64_t i);
 void lca_val_map_set_bool(struct lca_val *map, const char *key, int b);
 void lca_val_map_set_bin(struct lca_val *map, const char *key, const void *p, size_t n);
+/* Appends an entry with the klen-byte key without looking for an existing one (O(1)
+ * amortised). For decoders, which reject duplicate keys in O(n log n) beforehand, so that a
+ * hostile 50 000-key map does not cost n^2 comparisons. Takes ownership of child like set.
+ * A key containing a NUL byte cannot be looked up and marks the map broken. */
+void lca_val_map_append(struct lca_val *map, const char *key, size_t klen,
+                        struct lca_val *child);
 /* Removes key if present. */
 void lca_val_map_del(struct lca_val *map, const char *key);
+/* Removes key and hands its value to the caller (who then owns and frees it); NULL when the
+ * key is absent. Lets a parser keep a subtree without a deep copy. */
+struct lca_val *lca_val_map_take(struct lca_val *map, const char *key);
 const struct lca_val *lca_val_map_get(const struct lca_val *map, const char *key);
 const char *lca_val_map_key_at(const struct lca_val *map, size_t i);
 const struct lca_val *lca_val_map_val_at(const struct lca_val *map, size_t i);
