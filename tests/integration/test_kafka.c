@@ -12,8 +12,14 @@
 
 #include <CUnit/Basic.h>
 
+#include <sys/wait.h>
+
+#include "codec.h"
+#include "command.h"
+#include "json.h"
 #include "kafka.h"
 #include "kafkatest.h"
+#include "val.h"
 
 #define NPART 4
 #define NMSG 200
@@ -465,6 +471,119 @@ static void test_throughput(void)
     lca_kconsumer_free(c);
 }
 
+/* Starts `ledgerca submit ARGS` against the cluster under test; its stdout is the pipe. */
+static FILE *submit_start(const char *args)
+{
+    const char *bin = getenv("LCA_BINARY_DIR");
+    char cmd[1024];
+
+    CU_ASSERT_FATAL(bin != NULL);
+    snprintf(cmd, sizeof(cmd),
+             "LEDGERCA_KAFKA_BOOTSTRAP='%s' LEDGERCA_TOKEN=t0k-secret '%s/workers/ledgerca' submit %s",
+             g_bs, bin, args);
+    return popen(cmd, "r");
+}
+
+/* Reads the rest of f into buf and returns the exit status of the submit process. */
+static int submit_finish(FILE *f, char *buf, size_t len)
+{
+    size_t n = fread(buf, 1, len - 1, f);
+    int st = pclose(f);
+
+    buf[n] = '\0';
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Acts as the signer: reads the command submit sent on `cmd_tail`, checks the envelope,
+ * answers with a decoy (another key) and then the reply, encoded as JSON or msgpack. */
+static void answer(struct lca_kconsumer *cmd_tail, enum lca_cmd_type want, const char *status,
+                   int msgpack)
+{
+    struct lca_kheader ct = {"content-type", msgpack ? "application/msgpack" : "application/json",
+                             msgpack ? 19u : 16u};
+    struct lca_command *cmd = NULL;
+    struct lca_kproducer *p = NULL;
+    struct lca_val *reply = NULL;
+    struct lca_err err;
+    uint8_t *bytes = NULL;
+    char *json = NULL;
+    size_t n = 0, blen = 0;
+
+    CU_ASSERT_EQUAL_FATAL(OK(lca_kafkatest_collect(cmd_tail, 1, CAP, 20000, g_msgs, &n, &err)), LCA_OK);
+    CU_ASSERT_EQUAL_FATAL(n, 1);
+    CU_ASSERT_STRING_EQUAL(g_msgs[0].content_type, "application/json");
+    CU_ASSERT_FATAL(OK(lca_command_parse(g_msgs[0].value, g_msgs[0].len, g_msgs[0].content_type, &cmd, &err)) == LCA_OK);
+    CU_ASSERT_EQUAL(cmd->type, want);
+    CU_ASSERT_STRING_EQUAL(cmd->correlation_id, cmd->command_id);
+    CU_ASSERT_STRING_EQUAL(cmd->reply_to, LCA_KAFKA_TOPIC_REPLIES);
+    CU_ASSERT(cmd->token != NULL && strcmp(cmd->token, "t0k-secret") == 0);
+    CU_ASSERT(g_msgs[0].key_len == strlen(cmd->correlation_id) &&
+              memcmp(g_msgs[0].key, cmd->correlation_id, g_msgs[0].key_len) == 0);
+    lca_kconsumer_release(g_msgs, n);
+
+    reply = lca_val_new_map();
+    lca_val_map_set_str(reply, "command_id", cmd->command_id);
+    lca_val_map_set_str(reply, "correlation_id", cmd->correlation_id);
+    lca_val_map_set_str(reply, "status", status);
+    CU_ASSERT_FATAL(OK(lca_kproducer_new(g_bs, NULL, &p, &err)) == LCA_OK);
+    CU_ASSERT_FATAL(OK(lca_kproducer_send(p, LCA_KAFKA_TOPIC_REPLIES, "decoy", 5,
+                                          "{\"status\":\"decoy\"}", 18, NULL, 0, &err)) == LCA_OK);
+    if (msgpack) {
+        CU_ASSERT_FATAL(OK(lca_codec_encode(reply, &bytes, &blen, &err)) == LCA_OK);
+    } else {
+        CU_ASSERT_FATAL(OK(lca_json_encode(reply, &json, &blen, &err)) == LCA_OK);
+    }
+    CU_ASSERT_FATAL(OK(lca_kproducer_send(p, LCA_KAFKA_TOPIC_REPLIES, cmd->correlation_id,
+                                          strlen(cmd->correlation_id),
+                                          msgpack ? (const void *)bytes : json, blen, &ct, 1,
+                                          &err)) == LCA_OK);
+    CU_ASSERT_EQUAL(OK(lca_kproducer_flush(p, 20000, &err)), LCA_OK);
+    lca_kproducer_free(p);
+    free(bytes);
+    free(json);
+    lca_val_free(reply);
+    lca_command_free(cmd);
+}
+
+/* `ledgerca submit`, another process, against this cluster: ok -> 0, rejected (msgpack
+ * reply) -> 1, no reply -> 3, bad usage -> 2; only the reply keyed by its id is printed. */
+static void test_submit_cli(void)
+{
+    struct lca_kconsumer *tail = NULL;
+    struct lca_err err;
+    static char out[65536];
+    FILE *f;
+
+    need_cluster();
+    CU_ASSERT_EQUAL_FATAL(OK(lca_kafka_ensure_topics(g_bs, &err)), LCA_OK);
+    CU_ASSERT_FATAL(OK(lca_kconsumer_new_tail(g_bs, LCA_KAFKA_TOPIC_REVOKE, 10000, NULL, &tail, &err)) == LCA_OK);
+    f = submit_start("--type revoke --payload '{\"serial_number\":\"01:02\"}' --timeout 30s");
+    CU_ASSERT_FATAL(f != NULL);
+    answer(tail, LCA_CMD_REVOKE, "ok", 0);
+    CU_ASSERT_EQUAL(submit_finish(f, out, sizeof(out)), 0);
+    CU_ASSERT(strstr(out, "\"status\": \"ok\"") != NULL);
+    CU_ASSERT(strstr(out, "decoy") == NULL);
+    lca_kconsumer_free(tail);
+
+    CU_ASSERT_FATAL(OK(lca_kconsumer_new_tail(g_bs, LCA_KAFKA_TOPIC_ISSUE, 10000, NULL, &tail, &err)) == LCA_OK);
+    f = submit_start("--type sign --payload '{\"csr\":\"x\"}' --timeout 30s");
+    CU_ASSERT_FATAL(f != NULL);
+    answer(tail, LCA_CMD_SIGN, "rejected", 1);
+    CU_ASSERT_EQUAL(submit_finish(f, out, sizeof(out)), 1);
+    CU_ASSERT(strstr(out, "\"status\": \"rejected\"") != NULL);
+    lca_kconsumer_free(tail);
+
+    f = submit_start("--type tidy --timeout 1s 2>/dev/null");
+    CU_ASSERT_FATAL(f != NULL);
+    CU_ASSERT_EQUAL(submit_finish(f, out, sizeof(out)), 3);
+    f = submit_start("--payload '{}' 2>/dev/null");
+    CU_ASSERT_FATAL(f != NULL);
+    CU_ASSERT_EQUAL(submit_finish(f, out, sizeof(out)), 2);
+    f = submit_start("--type no-such-type 2>/dev/null");
+    CU_ASSERT_FATAL(f != NULL);
+    CU_ASSERT_EQUAL(submit_finish(f, out, sizeof(out)), 2);
+}
+
 /* Argument and state errors, no broker round trip needed. */
 static void test_bad_arguments(void)
 {
@@ -554,6 +673,7 @@ static void add_cases(CU_pSuite s)
     CU_add_test(s, "unknown_topic_delivery_error", test_unknown_topic_delivery_error);
     CU_add_test(s, "tail_reads_only_new", test_tail_reads_only_new);
     CU_add_test(s, "kcat_round_trip", test_kcat_round_trip);
+    CU_add_test(s, "submit_cli", test_submit_cli);
     CU_add_test(s, "throughput", test_throughput);
 }
 
