@@ -345,6 +345,17 @@ int lca_decide(const struct lca_state *st, const struct lca_command *cmd, struct
     return finish(d, rc, out, err);
 }
 
+int lca_decide_deny(const struct lca_command *cmd, const char *code, const char *reason,
+                    struct lca_decision **out, struct lca_err *err)
+{
+    struct lca_decision *d = decision_new();
+
+    if (d == NULL) {
+        return lca_err_set(err, LCA_ERR_FATAL, "oom", "out of memory");
+    }
+    return finish(d, lca_decide_reject(d, cmd, code, "%s", reason), out, err);
+}
+
 int lca_decide_bootstrap(const struct lca_state *st, const struct lca_val *config,
                          const char *cluster_id, struct lca_env *env,
                          struct lca_decision **out, struct lca_err *err)

@@ -59,6 +59,11 @@ void lca_decision_free(struct lca_decision *d);
 int lca_decide(const struct lca_state *st, const struct lca_command *cmd, struct lca_env *env,
                struct lca_decision **out, struct lca_err *err) LCA_MUST_USE;
 
+/* A rejection decided outside decide() (e.g. authorization in the worker): the decision holds
+ * the CommandRejected event and no result, like any other denial. */
+int lca_decide_deny(const struct lca_command *cmd, const char *code, const char *reason,
+                    struct lca_decision **out, struct lca_err *err) LCA_MUST_USE;
+
 /* Consul's bootstrap: when the state has no root, a config.update with `config` (may be NULL
  * for the defaults: provider "consul", EC P-256, LeafCertTTL 72h, IntermediateCertTTL 8760h,
  * RootCertTTL 87600h) creates the configuration, a root and its leaf-signing intermediate. */

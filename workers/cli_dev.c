@@ -29,8 +29,10 @@
 #include "log.h"
 #include "migrate.h"
 #include "opts.h"
+#include "pgstore.h"
 #include "seal.h"
 #include "signer.h"
+#include "tokens.h"
 #include "val.h"
 
 static volatile sig_atomic_t g_stop;         /* Ctrl-C / SIGTERM */
@@ -103,6 +105,21 @@ static void print_migration(void *ctx, int version, const char *name)
     lca_log(LCA_LOG_DEBUG, "migration applied", "version=%d name=%s", version, name);
 }
 
+/* The root token: an Operator token, as `vault server -dev` prints one. */
+static int root_token(struct dev *d, struct lca_err *err)
+{
+    struct lca_pgstore *store = NULL;
+    int rc;
+
+    if (lca_pgstore_open(d->uri, d->cluster, &store, err) != LCA_OK) {
+        return LCA_FAIL;
+    }
+    rc = lca_tokens_create(store, LCA_PERSONA_OPERATOR, NULL, 0, "dev mode root token",
+                           d->token, err);
+    lca_pgstore_free(store);
+    return rc;
+}
+
 static int setup(struct dev *d, struct lca_err *err)
 {
     char tmpl[] = "/tmp/ledgerca-dev-XXXXXX";
@@ -120,8 +137,11 @@ static int setup(struct dev *d, struct lca_err *err)
             LCA_OK) {
         return LCA_FAIL;
     }
-    if (write_secret_hex(d->kek_path, 32, NULL) != 0 || write_secret_hex(NULL, 32, d->token) != 0) {
+    if (write_secret_hex(d->kek_path, 32, NULL) != 0) {
         return lca_err_set(err, LCA_ERR_FATAL, "secret", "cannot write the KEK file");
+    }
+    if (root_token(d, err) != LCA_OK) {
+        return LCA_FAIL;
     }
     memset(&d->so, 0, sizeof(d->so));
     d->so.bootstrap = d->bootstrap;
@@ -222,7 +242,7 @@ static int demo(struct dev *d, struct lca_err *err)
     struct lca_val *reply = NULL;
     struct lca_kheader h = {"content-type", "application/json", 16};
     uint8_t priv[32], pub[32];
-    char pubhex[65], cmd[512], id[37];
+    char pubhex[65], cmd[640], id[37];
     unsigned char r[16];
     size_t i;
     int rc = LCA_FAIL;
@@ -240,9 +260,10 @@ static int demo(struct dev *d, struct lca_err *err)
         snprintf(pubhex + 2 * i, 3, "%02x", pub[i]);
     }
     snprintf(cmd, sizeof(cmd),
-             "{\"command_id\":\"%s\",\"type\":\"issue\",\"correlation_id\":\"%s\",\"payload\":"
-             "{\"service\":\"demo\",\"recipient_public_key\":\"%s\"}}",
-             id, id, pubhex);
+             "{\"command_id\":\"%s\",\"type\":\"issue\",\"correlation_id\":\"%s\","
+             "\"token\":\"%s\",\"payload\":{\"service\":\"demo\",\"recipient_public_key\":"
+             "\"%s\"}}",
+             id, id, d->token, pubhex);
     if (lca_kconsumer_new_tail(d->bootstrap, LCA_KAFKA_TOPIC_REPLIES, 30000, NULL, &tail, err) !=
             LCA_OK ||
         lca_kproducer_new(d->bootstrap, NULL, &prod, err) != LCA_OK ||
@@ -280,10 +301,10 @@ static void announce(const struct dev *d, const char *env_file)
     printf("  Demo key:          %s\n\n", d->demo_key);
     printf("Send a command and read its reply with kcat:\n\n");
     printf("  echo '{\"command_id\":\"'$(cat /proc/sys/kernel/random/uuid)'\",\"type\":\"role.write\","
-           "\"correlation_id\":\"r1\",\"payload\":{\"name\":\"web\",\"allowed_domains\":\"example.com\","
-           "\"allow_subdomains\":true}}' \\\n    | kcat -P -b %s -t ledgerca.commands.admin -H "
-           "content-type=application/json\n",
-           d->bootstrap);
+           "\"correlation_id\":\"r1\",\"token\":\"%s\",\"payload\":{\"name\":\"web\","
+           "\"allowed_domains\":\"example.com\",\"allow_subdomains\":true}}' \\\n"
+           "    | kcat -P -b %s -t ledgerca.commands.admin -H content-type=application/json\n",
+           d->token, d->bootstrap);
     printf("  kcat -C -b %s -t ledgerca.replies -o beginning -e -f '%%k %%s\\n'\n\n", d->bootstrap);
     printf("Ctrl-C stops everything.\n");
     fflush(stdout);

@@ -27,6 +27,8 @@ int lca_cli_signer(int argc, char **argv)
         {"--group", "LEDGERCA_SIGNER_GROUP", 0, "consumer group (default ledgerca-signer-<cluster>)", NULL},
         {"--max-batch", "LEDGERCA_MAX_BATCH", 0, "commands per transaction (default 500)", "500"},
         {"--no-bootstrap", NULL, 1, "do not create a root when the log has none", NULL},
+        {"--insecure-no-auth", "LEDGERCA_INSECURE_NO_AUTH", 1,
+         "accept commands without checking tokens (isolated tests only)", NULL},
         {NULL, NULL, 0, NULL, NULL},
     };
     struct lca_signer_opts o;
@@ -50,6 +52,7 @@ int lca_cli_signer(int argc, char **argv)
     o.group = opts[4].value;
     o.max_batch = (size_t)strtoul(opts[5].value, NULL, 10);
     o.no_bootstrap = opts[6].value != NULL && strcmp(opts[6].value, "0") != 0;
+    o.no_auth = opts[7].value != NULL && strcmp(opts[7].value, "0") != 0;
     o.stop = &g_stop;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;

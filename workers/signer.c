@@ -12,6 +12,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
 #include "catalog.h"
 #include "command.h"
@@ -25,8 +26,17 @@
 #include "outbox.h"
 #include "pgstore.h"
 #include "state.h"
+#include "tokens.h"
 
 #define MAX_RANGES 4096
+#define TOKEN_CACHE 64
+#define TOKEN_TTL 30
+
+struct token_slot {
+    uint8_t hash[32];
+    time_t fetched;
+    struct lca_token_info info;
+};
 
 struct range {
     int64_t first, last;
@@ -49,6 +59,8 @@ struct signer {
     char crash_at[32];  /* LEDGERCA_TEST_CRASH=<point>:<batch number> */
     long crash_batch;
     uint64_t n_commands, n_dead, n_dups;
+    struct token_slot tokens[TOKEN_CACHE];
+    size_t n_tokens, next_token;
 };
 
 /* ---- test crash points (DESIGN.md invariant 1 tests kill the signer at each) ---- */
@@ -238,6 +250,63 @@ static int uuid_bytes(const char *s, uint8_t out[16])
     return n == 16 ? LCA_OK : LCA_FAIL;
 }
 
+/* ---- authorization ---- */
+
+static int resolve_token(struct signer *s, const char *token, struct lca_token_info **out,
+                         struct lca_err *err)
+{
+    static struct lca_token_info unauthed; /* zero: LCA_PERSONA_UNAUTHED */
+    uint8_t h[32];
+    struct token_slot *slot;
+    size_t i;
+
+    if (token == NULL || token[0] == '\0') {
+        *out = &unauthed;
+        return LCA_OK;
+    }
+    SHA256((const unsigned char *)token, strlen(token), h);
+    for (i = 0; i < s->n_tokens; i++) {
+        if (CRYPTO_memcmp(s->tokens[i].hash, h, 32) == 0 &&
+            time(NULL) - s->tokens[i].fetched < TOKEN_TTL) {
+            *out = &s->tokens[i].info;
+            return LCA_OK;
+        }
+    }
+    slot = &s->tokens[s->n_tokens < TOKEN_CACHE ? s->n_tokens++ : s->next_token++ % TOKEN_CACHE];
+    if (lca_tokens_lookup(s->store, token, &slot->info, err) != LCA_OK) {
+        memset(slot, 0, sizeof(*slot));
+        return LCA_FAIL;
+    }
+    memcpy(slot->hash, h, 32);
+    slot->fetched = time(NULL);
+    *out = &slot->info;
+    return LCA_OK;
+}
+
+/* Decides the command, or denies it when its token's persona may not send it. */
+static int decide_authorized(struct signer *s, const struct lca_command *cmd,
+                             struct lca_decision **d, struct lca_err *err)
+{
+    struct lca_token_info *info = NULL;
+    const char *roles[LCA_TOKEN_MAX_ROLES];
+    struct lca_err why;
+    size_t i;
+
+    if (!s->o->no_auth) {
+        if (resolve_token(s, cmd->token, &info, err) != LCA_OK) {
+            return LCA_FAIL;
+        }
+        for (i = 0; i < info->n_roles; i++) {
+            roles[i] = info->roles[i];
+        }
+        lca_err_clear(&why);
+        if (lca_authz_check(info->persona, roles, info->n_roles, cmd, &why) != LCA_OK) {
+            return lca_decide_deny(cmd, why.code, why.msg, d, err);
+        }
+    }
+    return lca_decide(s->st, cmd, lca_osslenv_env(s->oe), d, err);
+}
+
 /* ---- one command ---- */
 
 static int add_events(struct signer *s, const struct lca_command *cmd,
@@ -282,7 +351,7 @@ static int process_command(struct signer *s, const struct lca_command *cmd, stru
     if (uuid_bytes(cmd->command_id, id) != LCA_OK) {
         return lca_err_set(err, LCA_ERR_FATAL, "bad_uuid", "command id not a UUID");
     }
-    if (lca_decide(s->st, cmd, lca_osslenv_env(s->oe), &d, err) != LCA_OK) {
+    if (decide_authorized(s, cmd, &d, err) != LCA_OK) {
         return LCA_FAIL;
     }
     if (reply_encode(cmd, d, d->rejected ? "rejected" : "ok", d->rejected ? d->code : NULL,
@@ -700,8 +769,12 @@ int lca_signer_run(const struct lca_signer_opts *o, struct lca_err *err)
     if (open_all(s, err) != LCA_OK) {
         goto out;
     }
-    lca_log(LCA_LOG_INFO, "signer ready", "cluster=%s group=%s position=%lld", o->cluster,
-            s->group, (long long)lca_state_position(s->st));
+    lca_log(LCA_LOG_INFO, "signer ready", "cluster=%s group=%s position=%lld auth=%s",
+            o->cluster, s->group, (long long)lca_state_position(s->st),
+            o->no_auth ? "none" : "tokens");
+    if (o->no_auth) {
+        lca_log(LCA_LOG_WARN, "token checks are OFF: every command acts as Operator", NULL);
+    }
     while (!*o->stop) {
         if (lca_kconsumer_poll_batch(s->cons, max, o->poll_ms > 0 ? o->poll_ms : 50, msgs, &n,
                                      err) != LCA_OK) {

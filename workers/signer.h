@@ -16,6 +16,9 @@
  * moved with the events), and a crash during step 4 is repaired by the outbox relay at the
  * next start. A redelivered command that is already recorded re-sends its recorded reply and
  * appends nothing (DESIGN.md invariant 1).
+ * Authorization: each command's token is resolved to a persona (workers/tokens.h, cached for
+ * 30 s) and checked against seed 003's table (engine/authz.h); a denial is a rejection reply
+ * and a CommandRejected event, like any policy denial.
  * On a failed commit (database down, stream conflict) the in-memory state is rebuilt from the
  * log and the same messages are decided again; RETRIABLE errors back off and retry.
  * SIGTERM/SIGINT (the stop flag): the current batch finishes, the consumer leaves the group.
@@ -38,6 +41,8 @@ struct lca_signer_opts {
     size_t max_batch;      /* commands per transaction (0: 500) */
     int poll_ms;           /* wait for a first message (0: 50 ms) */
     int no_bootstrap;      /* 1: do not create a root when the log has none */
+    int no_auth;           /* 1: skip token checks (every command acts as Operator) — for
+                              isolated test set-ups only; the default checks every token */
     volatile sig_atomic_t *stop; /* set by the signal handler */
 };
 

@@ -24,7 +24,10 @@ a=$(openssl x509 -in "$demo" -noout -pubkey | sha256sum); b=$(openssl pkey -in "
 [ "$a" = "$b" ] && ok "demo key matches its certificate" || bad "demo key matches its certificate"
 openssl x509 -in "$demo" -noout -ext subjectAltName | grep -q 'spiffe://.*/svc/demo' && ok "SPIFFE service SAN" || bad "SPIFFE service SAN"
 id=$(python3 -c 'import uuid; print(uuid.uuid4())')
-echo "{\"command_id\":\"$id\",\"type\":\"role.write\",\"correlation_id\":\"$id\",\"payload\":{\"name\":\"web\",\"allowed_domains\":\"example.com\"}}" \
+bad_id=$(python3 -c 'import uuid; print(uuid.uuid4())')
+echo "{\"command_id\":\"$bad_id\",\"type\":\"role.write\",\"correlation_id\":\"$bad_id\",\"token\":\"wrong\",\"payload\":{\"name\":\"x\"}}" \
+  | kcat -P -b "$LEDGERCA_KAFKA_BOOTSTRAP" -t ledgerca.commands.admin -H content-type=application/json
+echo "{\"command_id\":\"$id\",\"type\":\"role.write\",\"correlation_id\":\"$id\",\"token\":\"$LEDGERCA_ROOT_TOKEN\",\"payload\":{\"name\":\"web\",\"allowed_domains\":\"example.com\"}}" \
   | kcat -P -b "$LEDGERCA_KAFKA_BOOTSTRAP" -t ledgerca.commands.admin -H content-type=application/json
 got=""
 for _ in $(seq 1 30); do
@@ -32,6 +35,10 @@ for _ in $(seq 1 30); do
   [ -n "$got" ] && break; sleep 1
 done
 echo "$got" | grep -q '"status":"ok"' && ok "kcat command answered" || bad "kcat command answered: $got"
+denied=$(kcat -C -b "$LEDGERCA_KAFKA_BOOTSTRAP" -t ledgerca.replies -o beginning -e -f '%k %s\n' 2>/dev/null | grep "^$bad_id ")
+echo "$denied" | grep -q '"code":"permission_denied"' && ok "a wrong token is refused" || bad "a wrong token is refused: $denied"
+n=$(psql "$LEDGERCA_PG_URI" -Atc "select count(*) from events where type='CommandRejected'")
+[ "$n" = 1 ] && ok "the denial is in the event log" || bad "CommandRejected events: $n"
 n=$(psql "$LEDGERCA_PG_URI" -Atc "select count(*) from events where type='RoleWritten'")
 [ "$n" = 1 ] && ok "the role is in the event log" || bad "RoleWritten events: $n"
 kill -TERM $pid; wait $pid; rc=$?
