@@ -2,7 +2,7 @@
  * ledgerca dev — everything on one machine, thrown away at exit (the first README command):
  * PostgreSQL in a temporary data directory (Debian's server binaries), Kafka embedded
  * (librdkafka's mock cluster, reachable by other processes on loopback), the migrations, a
- * bootstrapped root, a signer (and the projector when built in), and a demo certificate
+ * bootstrapped root, a signer and a projector, and a demo certificate
  * issued through Kafka like any client would. Prints the addresses, a root token and a kcat
  * example; --env-file FILE also writes them as LEDGERCA_* lines once everything is ready.
  * Stays up until Ctrl-C or SIGTERM, then stops the workers and removes its directory.
@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,6 +32,7 @@
 #include "opts.h"
 #include "pgstore.h"
 #include "seal.h"
+#include "projector.h"
 #include "signer.h"
 #include "tokens.h"
 #include "val.h"
@@ -51,8 +53,10 @@ struct dev {
     struct lca_devpg *pg;
     struct lca_kmock *mock;
     struct lca_signer_opts so;
-    pthread_t signer;
-    int signer_started;
+    struct lca_projector_opts po;
+    char crl_dir[300];
+    pthread_t signer, projector;
+    int signer_started, projector_started;
 };
 
 static void *signer_main(void *arg)
@@ -63,6 +67,19 @@ static void *signer_main(void *arg)
     lca_err_clear(&err);
     if (lca_signer_run(&d->so, &err) != LCA_OK) {
         lca_log_err("signer stopped", &err);
+        g_stop = 1;
+    }
+    return NULL;
+}
+
+static void *projector_main(void *arg)
+{
+    struct dev *d = arg;
+    struct lca_err err;
+
+    lca_err_clear(&err);
+    if (lca_projector_run(&d->po, &err) != LCA_OK) {
+        lca_log_err("projector stopped", &err);
         g_stop = 1;
     }
     return NULL;
@@ -153,6 +170,17 @@ static int setup(struct dev *d, struct lca_err *err)
         return lca_err_set(err, LCA_ERR_FATAL, "thread", "cannot start the signer thread");
     }
     d->signer_started = 1;
+    snprintf(d->crl_dir, sizeof(d->crl_dir), "%s/crl", d->base);
+    mkdir(d->crl_dir, 0755);
+    memset(&d->po, 0, sizeof(d->po));
+    d->po.pg_uri = d->uri;
+    d->po.cluster = d->cluster;
+    d->po.crl_dir = d->crl_dir;
+    d->po.stop = &g_workers_stop;
+    if (pthread_create(&d->projector, NULL, projector_main, d) != 0) {
+        return lca_err_set(err, LCA_ERR_FATAL, "thread", "cannot start the projector thread");
+    }
+    d->projector_started = 1;
     return LCA_OK;
 }
 
@@ -298,7 +326,9 @@ static void announce(const struct dev *d, const char *env_file)
     printf("  Cluster:           %s\n", d->cluster);
     printf("  Root token:        %s   (Operator persona)\n", d->token);
     printf("  Demo certificate:  %s (serial %s)\n", d->demo_cert, d->demo_serial);
-    printf("  Demo key:          %s\n\n", d->demo_key);
+    printf("  Demo key:          %s\n", d->demo_key);
+    printf("  Read models:       tables rm_roots, rm_issuers, rm_certs, rm_crls; CRL files in %s\n\n",
+           d->crl_dir);
     printf("Send a command and read its reply with kcat:\n\n");
     printf("  echo '{\"command_id\":\"'$(cat /proc/sys/kernel/random/uuid)'\",\"type\":\"role.write\","
            "\"correlation_id\":\"r1\",\"token\":\"%s\",\"payload\":{\"name\":\"web\","
@@ -322,6 +352,9 @@ static void teardown(struct dev *d)
     if (d->signer_started) {
         pthread_join(d->signer, NULL);
     }
+    if (d->projector_started) {
+        pthread_join(d->projector, NULL);
+    }
     lca_kafka_mock_free(d->mock);
     lca_devpg_stop(d->pg); /* removes pg/ */
     if (d->base[0] != '\0') {
@@ -331,6 +364,16 @@ static void teardown(struct dev *d)
         snprintf(path, sizeof(path), "%s/demo.pem", d->base);
         unlink(path);
         unlink(d->kek_path);
+        if (d->crl_dir[0] != '\0') {
+            pid_t pid = fork();
+            if (pid == 0) {
+                execl("/bin/rm", "rm", "-rf", d->crl_dir, (char *)NULL);
+                _exit(127);
+            }
+            if (pid > 0) {
+                waitpid(pid, NULL, 0);
+            }
+        }
         rmdir(d->base);
     }
 }

@@ -41,6 +41,14 @@ n=$(psql "$LEDGERCA_PG_URI" -Atc "select count(*) from events where type='Comman
 [ "$n" = 1 ] && ok "the denial is in the event log" || bad "CommandRejected events: $n"
 n=$(psql "$LEDGERCA_PG_URI" -Atc "select count(*) from events where type='RoleWritten'")
 [ "$n" = 1 ] && ok "the role is in the event log" || bad "RoleWritten events: $n"
+roots=""
+for _ in $(seq 1 20); do
+  roots=$(psql "$LEDGERCA_PG_URI" -Atc "select doc from rm_roots" 2>/dev/null)
+  [ -n "$roots" ] && break; sleep 0.5
+done
+echo "$roots" | grep -q '"ActiveRootID"' && ok "projector wrote the roots list" || bad "roots list: $roots"
+n=$(psql "$LEDGERCA_PG_URI" -Atc "select count(*) from rm_certs")
+[ "$n" -ge 1 ] && ok "projector lists the demo certificate" || bad "rm_certs rows: $n"
 kill -TERM $pid; wait $pid; rc=$?
 [ $rc -eq 0 ] && ok "clean exit on SIGTERM" || bad "exit code $rc on SIGTERM"
 [ ! -d "$dir" ] && ok "data directory removed" || bad "data directory left behind: $dir"
