@@ -289,11 +289,13 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* A transient Kafka failure that outlasted --timeout is reported as a timeout (exit 3), so a
+ * caller can retry; anything else is a failure (exit 1). */
 static int kafka_failed(const char *what, const struct lca_err *err)
 {
     fprintf(stderr, "ledgerca submit: %s: %s (%s): %s\n", what, err->code,
             lca_err_class_name(err->cls), err->msg);
-    return EXIT_REJECTED;
+    return err->cls == LCA_ERR_RETRIABLE ? EXIT_TIMEOUT : EXIT_REJECTED;
 }
 
 /* Produces the JSON envelope, keyed by its correlation id, and waits for the delivery. */
