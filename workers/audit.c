@@ -30,7 +30,6 @@
 #include "pgstore.h"
 #include "state.h"
 
-#define PAGE 20000
 #define PROGRESS_EVERY 65536
 #define HLEN LCA_PGSTORE_HASH_LEN
 /* Microseconds between 1970-01-01 and PostgreSQL's epoch 2000-01-01. */
@@ -60,61 +59,125 @@ static void put_be64(uint8_t *p, uint64_t v)
     }
 }
 
-static const char SQL_PAGE[] =
-    "SELECT position, type, payload, recorded_at, prev_hash, hash FROM events"
-    " WHERE position > $1 AND position <= $2 ORDER BY position LIMIT $3";
+/*
+ * The read is one COPY ... TO STDOUT (FORMAT binary) of a query over (after, upto]: the server
+ * streams rows while the client hashes them (a paged SELECT would wait for each whole page),
+ * and the whole range is read from one snapshot. PostgreSQL's binary COPY format: an 11-byte
+ * signature, flags (4), header extension length (4) + extension, then per row a field count
+ * (int16) and per field a length (int32, -1 NULL) and the bytes; a count of -1 ends it.
+ */
+struct copy_rd {
+    const uint8_t *p;
+    size_t n;
+};
 
-static int row_to_event(const PGresult *res, int r, struct lca_pgevent *ev, struct lca_err *err)
+static int rd_field(struct copy_rd *r, const uint8_t **out, size_t *len)
 {
-    if (PQgetlength(res, r, 0) != 8 || PQgetlength(res, r, 3) != 8 ||
-        PQgetlength(res, r, 4) != HLEN || PQgetlength(res, r, 5) != HLEN) {
-        return lca_err_set(err, LCA_ERR_FATAL, "bad_row", "audit: malformed event row");
+    uint32_t l;
+
+    if (r->n < 4) {
+        return -1;
     }
-    ev->position = (int64_t)be64((const uint8_t *)PQgetvalue(res, r, 0));
-    ev->type = PQgetvalue(res, r, 1);
-    ev->payload = (const uint8_t *)PQgetvalue(res, r, 2);
-    ev->payload_len = (size_t)PQgetlength(res, r, 2);
-    ev->recorded_at_us = (int64_t)be64((const uint8_t *)PQgetvalue(res, r, 3)) + PG_EPOCH_US;
-    memcpy(ev->prev_hash, PQgetvalue(res, r, 4), HLEN);
-    memcpy(ev->hash, PQgetvalue(res, r, 5), HLEN);
-    return LCA_OK;
+    l = (uint32_t)be64((const uint8_t[8]){0, 0, 0, 0, r->p[0], r->p[1], r->p[2], r->p[3]});
+    r->p += 4;
+    r->n -= 4;
+    if (l == UINT32_MAX || l > r->n) {
+        return -1;
+    }
+    *out = r->p;
+    *len = l;
+    r->p += l;
+    r->n -= l;
+    return 0;
 }
 
-/* One page of (after, upto]; *got rows, *last the position of the last one. */
-static int read_page(PGconn *conn, int64_t after, int64_t upto, lca_pgevent_cb *cb, void *ctx,
-                     int *got, int64_t *last, struct lca_err *err)
+/* Parses one COPY row (position, type, payload, recorded_at, prev_hash, hash) into ev. */
+static int copy_row(const uint8_t *buf, size_t n, struct lca_pgevent *ev, char *type, size_t tlen)
 {
-    uint8_t a[8], u[8], l[8];
-    const char *vals[3] = {(const char *)a, (const char *)u, (const char *)l};
-    const int lens[3] = {8, 8, 8}, fmts[3] = {1, 1, 1};
-    const Oid types[3] = {20, 20, 20}; /* int8 */
-    struct lca_pgevent ev;
+    struct copy_rd r = {buf + 2, n - 2};
+    const uint8_t *f[6];
+    size_t l[6], i;
+
+    if (n < 2 || buf[0] != 0 || buf[1] != 6) {
+        return -1;
+    }
+    for (i = 0; i < 6; i++) {
+        if (rd_field(&r, &f[i], &l[i]) != 0) {
+            return -1;
+        }
+    }
+    if (l[0] != 8 || l[3] != 8 || l[4] != HLEN || l[5] != HLEN || l[1] >= tlen) {
+        return -1;
+    }
+    ev->position = (int64_t)be64(f[0]);
+    memcpy(type, f[1], l[1]);
+    type[l[1]] = '\0';
+    ev->type = type;
+    ev->payload = f[2];
+    ev->payload_len = l[2];
+    ev->recorded_at_us = (int64_t)be64(f[3]) + PG_EPOCH_US;
+    memcpy(ev->prev_hash, f[4], HLEN);
+    memcpy(ev->hash, f[5], HLEN);
+    return 0;
+}
+
+/* Ends a COPY early (the callback stopped): cancel on the server, drain, collect results. */
+static void copy_abort(PGconn *conn)
+{
+    PGcancel *c = PQgetCancel(conn);
+    char errbuf[256];
+    char *buf = NULL;
     PGresult *res;
-    int r, rc = LCA_FAIL;
+
+    if (c != NULL) {
+        (void)PQcancel(c, errbuf, sizeof(errbuf));
+        PQfreeCancel(c);
+    }
+    while (PQgetCopyData(conn, &buf, 0) > 0) {
+        PQfreemem(buf);
+    }
+    while ((res = PQgetResult(conn)) != NULL) {
+        PQclear(res);
+    }
+}
+
+static int copy_rows(PGconn *conn, lca_pgevent_cb *cb, void *ctx, struct lca_err *err)
+{
+    static const uint8_t sig[11] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n', 0};
+    struct lca_pgevent ev;
+    char *buf = NULL, type[64];
+    int n, first = 1;
 
     memset(&ev, 0, sizeof(ev));
     ev.stream = "";
     ev.cluster = "";
-    put_be64(a, (uint64_t)after);
-    put_be64(u, (uint64_t)upto);
-    put_be64(l, PAGE);
-    res = PQexecParams(conn, SQL_PAGE, 3, types, vals, lens, fmts, 1);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        rc = lca_pgstore_pg_err(conn, res, "audit: read events", err);
-        PQclear(res);
-        return rc;
-    }
-    for (r = 0; r < PQntuples(res); r++) {
-        if (row_to_event(res, r, &ev, err) != LCA_OK || cb(ctx, &ev, err) != LCA_OK) {
-            goto out;
+    while ((n = PQgetCopyData(conn, &buf, 0)) > 0) {
+        const uint8_t *b = (const uint8_t *)buf;
+        size_t len = (size_t)n, skip = 0;
+        int rc = LCA_OK;
+        if (first) { /* the header arrives with the first row */
+            skip = len >= 19 && memcmp(b, sig, 11) == 0 ? 19 + (size_t)be64((const uint8_t[8]){
+                                                              0, 0, 0, 0, b[15], b[16], b[17],
+                                                              b[18]})
+                                                        : len + 1;
+            first = 0;
         }
-        *last = ev.position;
+        if (skip > len) {
+            rc = lca_err_set(err, LCA_ERR_FATAL, "bad_copy", "audit: malformed COPY header");
+        } else if (len - skip == 2 && b[skip] == 0xff && b[skip + 1] == 0xff) {
+            rc = LCA_OK; /* trailer */
+        } else if (copy_row(b + skip, len - skip, &ev, type, sizeof(type)) != 0) {
+            rc = lca_err_set(err, LCA_ERR_FATAL, "bad_row", "audit: malformed event row");
+        } else {
+            rc = cb(ctx, &ev, err);
+        }
+        PQfreemem(buf);
+        if (rc != LCA_OK) {
+            copy_abort(conn);
+            return LCA_FAIL;
+        }
     }
-    *got = PQntuples(res);
-    rc = LCA_OK;
-out:
-    PQclear(res);
-    return rc;
+    return n == -1 ? LCA_OK : lca_pgstore_pg_err(conn, NULL, "audit: read events", err);
 }
 
 /* Streams the events of (after, upto] in position order to cb. */
@@ -122,18 +185,36 @@ static int read_range(struct lca_pgstore *store, int64_t after, int64_t upto, lc
                       void *ctx, struct lca_err *err)
 {
     PGconn *conn = lca_pgstore_conn(store, err);
-    int got = PAGE;
+    char sql[320];
+    PGresult *res;
+    int rc;
 
     if (conn == NULL) {
         return LCA_FAIL;
     }
-    while (got == PAGE && after < upto) {
-        got = 0;
-        if (read_page(conn, after, upto, cb, ctx, &got, &after, err) != LCA_OK) {
-            return LCA_FAIL;
-        }
+    snprintf(sql, sizeof(sql),
+             "COPY (SELECT position, type, payload, recorded_at, prev_hash, hash FROM events "
+             "WHERE position > %lld AND position <= %lld ORDER BY position) TO STDOUT "
+             "(FORMAT binary)",
+             (long long)after, (long long)upto);
+    res = PQexec(conn, sql);
+    if (PQresultStatus(res) != PGRES_COPY_OUT) {
+        rc = lca_pgstore_pg_err(conn, res, "audit: read events", err);
+        PQclear(res);
+        return rc;
     }
-    return LCA_OK;
+    PQclear(res);
+    if (copy_rows(conn, cb, ctx, err) != LCA_OK) {
+        return LCA_FAIL;
+    }
+    rc = LCA_OK;
+    while ((res = PQgetResult(conn)) != NULL) {
+        if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == LCA_OK) {
+            rc = lca_pgstore_pg_err(conn, res, "audit: read events", err);
+        }
+        PQclear(res);
+    }
+    return rc;
 }
 
 /* ---- findings -------------------------------------------------------------------------------- */
