@@ -18,10 +18,12 @@
 #include <libpq-fe.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -751,6 +753,101 @@ static void test_replay(void)
     ca_free(&ca);
 }
 
+/* ---- the CLI, as another process ----------------------------------------------------------- */
+
+static int sh(const char *fmt, ...) LCA_PRINTF(1, 2);
+
+static int sh(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static void test_cli(void)
+{
+    struct ca ca;
+    const char *bin_dir = getenv("LCA_BINARY_DIR");
+    char bin[512], base[] = "/tmp/lca-audit-cli-XXXXXX", when[64];
+    const char *uri;
+    time_t now = time(NULL) + 3600;
+    struct tm tm;
+    int64_t head;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(bin_dir);
+    snprintf(bin, sizeof(bin), "%s/workers/ledgerca", bin_dir);
+    ca_build(&ca);
+    uri = lca_pgtest_uri(ca.t);
+    head = lca_state_position(ca.st);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(base));
+    CU_ASSERT_EQUAL(sh("%s audit verify --pg-uri '%s' > %s/out 2>&1", bin, uri, base), 0);
+    CU_ASSERT_EQUAL(sh("grep -q 'log clean' %s/out", base), 0);
+    /* checkpoint with a KEK file (0600), then verify with checkpoints */
+    CU_ASSERT_EQUAL(sh("umask 077 && head -c 32 /dev/urandom > %s/kek", base), 0);
+    CU_ASSERT_EQUAL(sh("%s audit checkpoint --pg-uri '%s' --kek-file %s/kek > %s/cp 2>&1", bin,
+                       uri, base, base), 0);
+    CU_ASSERT_EQUAL(sh("grep -q 'signed' %s/cp", base), 0);
+    CU_ASSERT_EQUAL(sh("%s audit verify --checkpoints --pg-uri '%s' > %s/out 2>&1", bin, uri,
+                       base), 0);
+    CU_ASSERT_EQUAL(sh("grep -q 'checkpoints 1' %s/out", base), 0);
+    /* replay by position twice, and by time: identical bytes */
+    CU_ASSERT_EQUAL(sh("%s replay --to %lld --out %s/r1 --pg-uri '%s' > /dev/null", bin,
+                       (long long)head, base, uri), 0);
+    CU_ASSERT_EQUAL(sh("%s replay --to %lld --out %s/r2 --pg-uri '%s' > /dev/null", bin,
+                       (long long)head, base, uri), 0);
+    gmtime_r(&now, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    CU_ASSERT_EQUAL(sh("%s replay --to %s --out %s/r3 --pg-uri '%s' > /dev/null", bin, when,
+                       base, uri), 0);
+    CU_ASSERT_EQUAL(sh("diff -r %s/r1 %s/r2", base, base), 0);
+    /* by time: the same state; only state.json's time differs */
+    CU_ASSERT_EQUAL(sh("diff -r -x state.json %s/r1 %s/r3", base, base), 0);
+    CU_ASSERT_NOT_EQUAL(sh("cmp -s %s/r1/state.json %s/r3/state.json", base, base), 0);
+    CU_ASSERT_EQUAL(sh("%s replay --to not-a-time --out %s/r4 --pg-uri '%s' 2>/dev/null", bin,
+                       base, uri), 2);
+    /* tamper: exit 1 and the position named */
+    tamper(&ca, "UPDATE events SET payload = set_byte(payload, 10, get_byte(payload, 10) # 4) "
+                "WHERE position = 3");
+    CU_ASSERT_EQUAL(sh("%s audit verify --pg-uri '%s' > %s/out 2>&1", bin, uri, base), 1);
+    CU_ASSERT_EQUAL(sh("grep -q 'PROBLEM at position 3:' %s/out", base), 0);
+    CU_ASSERT_EQUAL(sh("rm -rf %s", base), 0);
+    ca_free(&ca);
+}
+
+/* Full verification (decode, evolve, every certificate and CRL signature) over a real log. */
+static void test_full_speed(void)
+{
+    struct ca ca;
+    struct lca_audit_report r;
+    struct timespec t0, t1;
+    char cn[64];
+    double sec;
+    int i;
+
+    ca_build(&ca);
+    for (i = 0; i < 400; i++) {
+        snprintf(cn, sizeof(cn), "h%d.example.com", i);
+        ca.nleaf = 4; /* keep the serial table small: only the first leaves are used */
+        issue(&ca, cn);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    r = verify(&ca, 0, 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    sec = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    CU_ASSERT_TRUE(r.clean);
+    CU_ASSERT_TRUE(r.certificates >= 400);
+    printf("\n    full verification: %lld events, %lld certificates, %lld CRLs in %.3f s = "
+           "%.0f events/s\n", (long long)r.events, (long long)r.certificates,
+           (long long)r.crls, sec, (double)r.events / sec);
+    ca_free(&ca);
+}
+
 /* ---- speed: chain verification over many appended events ---------------------------------- */
 
 static void test_chain_speed(void)
@@ -827,6 +924,8 @@ int main(void)
     CU_add_test(s, "a cut tail without log_head reset is named", test_tail_cut_without_head_reset);
     CU_add_test(s, "a forged checkpoint is named", test_forged_checkpoint);
     CU_add_test(s, "replay: byte-identical, earlier positions show earlier state", test_replay);
+    CU_add_test(s, "the CLI: verify, checkpoint, replay, exit codes", test_cli);
+    CU_add_test(s, "full verification speed", test_full_speed);
     CU_add_test(s, "chain verification speed", test_chain_speed);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
