@@ -28,6 +28,7 @@
 #include "json.h"
 #include "key.h"
 #include "pgstore.h"
+#include "roots.h"
 #include "state.h"
 
 #define PROGRESS_EVERY 65536
@@ -1458,7 +1459,19 @@ static struct lca_val *issuer_json(const struct lca_state *st, const struct lca_
     return m;
 }
 
+/* roots.json: the roots list exactly as the projector publishes it (Consul's shape). */
 static int write_roots(const char *dir, const struct lca_state *st, struct lca_err *err)
+{
+    struct lca_val *roots = NULL;
+
+    if (lca_roots_build(st, &roots, err) != LCA_OK) {
+        return LCA_FAIL;
+    }
+    return write_json(dir, "roots.json", roots, err);
+}
+
+/* issuers.json: every issuer the log holds (retired and twins included), in log order. */
+static int write_issuers_index(const char *dir, const struct lca_state *st, struct lca_err *err)
 {
     const struct lca_issuer *root = lca_state_active_root(st);
     const struct lca_issuer *def = lca_state_default_issuer(st);
@@ -1472,7 +1485,7 @@ static int write_roots(const char *dir, const struct lca_state *st, struct lca_e
         lca_val_arr_push(arr, issuer_json(st, lca_state_issuer_at(st, i)));
     }
     lca_val_map_set(m, "Issuers", arr);
-    return write_json(dir, "roots.json", m, err);
+    return write_json(dir, "issuers.json", m, err);
 }
 
 static int write_issuer(const char *dir, const struct lca_state *st, const struct lca_issuer *iss,
@@ -1603,6 +1616,7 @@ static int write_all(const char *dir, const struct replayer *r, int64_t pos, int
     lca_val_map_set_int(m, "position", pos);
     lca_val_map_set_int(m, "time", at);
     if (write_json(dir, "state.json", m, err) != LCA_OK || write_roots(dir, r->st, err) != LCA_OK ||
+        write_issuers_index(dir, r->st, err) != LCA_OK ||
         write_recs(dir, r->st, 1, at, err) != LCA_OK ||
         write_recs(dir, r->st, 0, at, err) != LCA_OK) {
         return LCA_FAIL;
