@@ -504,7 +504,11 @@ static int signer_exited(struct e2e *b)
 
     if (b->signer > 0 && !b->signer_dead && waitpid(b->signer, &status, WNOHANG) == b->signer) {
         b->signer_dead = 1;
-        note("the signer exited (status %d)", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        if (WIFSIGNALED(status)) {
+            note("the signer was killed by signal %d", WTERMSIG(status));
+        } else {
+            note("the signer exited (status %d)", WEXITSTATUS(status));
+        }
     }
     return b->signer_dead;
 }
@@ -736,12 +740,12 @@ static int poll_replies(struct e2e *b, int timeout_ms, int *role_ok)
 /* Polls until every command below `upto` has its reply; LCA_FAIL at the deadline. */
 static int await_replies(struct e2e *b, size_t upto, size_t base, double timeout_s)
 {
-    double deadline = now_s() + timeout_s;
+    double t0 = now_s();
 
     while (b->n_replied < upto - base) {
-        if (now_s() > deadline || signer_exited(b)) {
-            fprintf(stderr, "bench e2e: %zu of %zu replies after %.0f s\n", b->n_replied,
-                    upto - base, timeout_s);
+        if (now_s() - t0 > timeout_s || signer_exited(b)) {
+            fprintf(stderr, "bench e2e: %zu of %zu replies after %.1f s of waiting\n",
+                    b->n_replied, upto - base, now_s() - t0);
             return LCA_FAIL;
         }
         if (poll_replies(b, 100, NULL) != LCA_OK) {
@@ -1110,7 +1114,7 @@ static int init_run(struct e2e *b)
 {
     uint8_t r[8];
     struct lca_err err;
-    int i;
+    int i, parts = 0;
 
     if (RAND_bytes(r, sizeof(r)) != 1 || RAND_bytes(b->id_base, sizeof(b->id_base)) != 1) {
         return fail_msg("no random bytes");
@@ -1129,6 +1133,12 @@ static int init_run(struct e2e *b)
     lca_err_clear(&err);
     if (b->t_sent == NULL || b->t_reply == NULL) {
         return fail_msg("out of memory");
+    }
+    /* a quick reachability check first: topic creation waits 30 s for a missing broker */
+    if (lca_kafka_topic_partitions(b->o.bootstrap, LCA_KAFKA_TOPIC_REPLIES, 10000, &parts, &err) !=
+            LCA_OK &&
+        err.cls != LCA_ERR_BAD_INPUT) {
+        return fail("Kafka (is the broker running?)", &err);
     }
     if (lca_kafka_ensure_topics(b->o.bootstrap, &err) != LCA_OK ||
         lca_kproducer_new(b->o.bootstrap, NULL, &b->prod, &err) != LCA_OK) {
