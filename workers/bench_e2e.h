@@ -26,6 +26,10 @@
  *   e2e.signer_peak_rss  the signer's VmHWM in MB, read before SIGTERM; ceiling: 64 MB.
  *   e2e.bytes_per_cert   pg_total_relation_size of events + commands + outbox over the
  *                        number of CertificateIssued events; no ceiling (null).
+ * stderr carries the progress and what explains the numbers: the in-process rate, phase
+ * durations, the p99 of each second of the latency phase, bytes per table and the average
+ * event and reply sizes. On a machine too slow to answer --count commands in 45 s, the
+ * throughput is the rate of the replies received by then, and the rest is drained (30 s).
  * No timed assertions: exit 0 when everything was measured, 1 when a step failed (a signer
  * that dies, a rejected or missing reply, event count not matching the replies), 2 on usage.
  * The database, the KEK file and the signer are removed/stopped on every path.
