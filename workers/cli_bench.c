@@ -24,6 +24,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "bench_e2e.h"
 #include "cert.h"
 #include "cli.h"
 #include "csr.h"
@@ -329,7 +330,9 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: ledgerca bench NAME\n\n"
                  "benchmarks (JSON lines: bench, value, unit, ceiling, ratio):\n"
-                 "  engine   P-256 issuance from CSRs and from SPKIs vs the raw crypto ceiling\n");
+                 "  engine   P-256 issuance from CSRs and from SPKIs vs the raw crypto ceiling\n"
+                 "  e2e      sign over real Kafka + PostgreSQL: throughput, latency, RSS, bytes/cert\n"
+                 "           (ledgerca bench e2e --help)\n");
 }
 
 int lca_cli_bench(int argc, char **argv)
@@ -337,6 +340,9 @@ int lca_cli_bench(int argc, char **argv)
     if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         usage(stdout);
         return 0;
+    }
+    if (argc >= 2 && strcmp(argv[1], "e2e") == 0) {
+        return lca_bench_e2e_run(argc - 1, argv + 1);
     }
     if (argc != 2) {
         usage(stderr);
