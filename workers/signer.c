@@ -377,28 +377,40 @@ out:
 
 /* ---- dead letters ---- */
 
+/* The dead-letter copy keeps at most this much of the message (a poison pill larger than the
+ * producer's message limit must not stop the signer); the original size goes in a header. */
+#define DEAD_LETTER_MAX_VALUE (256 * 1024)
+
 static int dead_letter(struct signer *s, const struct lca_kmsg *m, const struct lca_err *why,
                        struct lca_err *err)
 {
-    char part[16], off[24];
-    struct lca_kheader h[5] = {
+    char part[16], off[24], size[24];
+    size_t len = m->value != NULL ? m->len : 0;
+    struct lca_kheader h[6] = {
         {"error", why->msg, strlen(why->msg)},
         {"error-code", why->code, strlen(why->code)},
         {"source-topic", m->topic, strlen(m->topic)},
         {"source-partition", part, 0},
         {"source-offset", off, 0},
+        {"original-size", size, 0},
     };
 
     snprintf(part, sizeof(part), "%d", (int)m->partition);
     snprintf(off, sizeof(off), "%lld", (long long)m->offset);
+    snprintf(size, sizeof(size), "%zu", len);
     h[3].len = strlen(part);
     h[4].len = strlen(off);
+    h[5].len = strlen(size);
+    if (len > DEAD_LETTER_MAX_VALUE) {
+        len = DEAD_LETTER_MAX_VALUE;
+    }
     s->n_dead++;
     lca_log(LCA_LOG_WARN, "message dead-lettered", "topic=%s partition=%d offset=%lld code=%s",
             m->topic, (int)m->partition, (long long)m->offset, why->code);
-    return lca_kproducer_send(s->prod, LCA_KAFKA_TOPIC_DEAD_LETTER, m->key, m->key_len,
-                              m->value != NULL ? m->value : (const unsigned char *)"",
-                              m->value != NULL ? m->len : 0, h, 5, err);
+    return lca_kproducer_send(s->prod, LCA_KAFKA_TOPIC_DEAD_LETTER, m->key,
+                              m->key_len > 1024 ? 1024 : m->key_len,
+                              m->value != NULL ? m->value : (const unsigned char *)"", len, h, 6,
+                              err);
 }
 
 /* ---- the outbox relay ---- */
