@@ -55,7 +55,8 @@ struct signer {
     struct range own[MAX_RANGES]; /* own committed events already in the in-memory state */
     size_t n_own;
     int need_rebuild;
-    long batches;       /* committed batches (for the test crash points) */
+    long batches;       /* committed batches */
+    long current_batch; /* 1-based number of the batch in progress (0: start-up relay) */
     char crash_at[32];  /* LEDGERCA_TEST_CRASH=<point>:<batch number> */
     long crash_batch;
     uint64_t n_commands, n_dead, n_dups;
@@ -67,10 +68,10 @@ struct signer {
 
 static void crash_point(struct signer *s, const char *point)
 {
-    if (s->crash_at[0] != '\0' && strcmp(s->crash_at, point) == 0 &&
-        s->batches + 1 == s->crash_batch) {
+    if (s->crash_at[0] != '\0' && strcmp(s->crash_at, point) == 0 && s->current_batch > 0 &&
+        s->current_batch == s->crash_batch) {
         lca_log(LCA_LOG_WARN, "test crash point reached", "point=%s batch=%ld", point,
-                s->batches + 1);
+                s->current_batch);
         raise(SIGKILL);
     }
 }
@@ -449,7 +450,9 @@ static int relay_outbox(struct signer *s, struct lca_err *err)
         if (lca_outbox_pending(s->store, 4096, relay_one, r, &n, err) != LCA_OK) {
             goto out;
         }
-        crash_point(s, "while_replying");
+        if (n > 0) {
+            crash_point(s, "while_replying");
+        }
         if (n > 0 && (lca_kproducer_flush(s->prod, 30000, err) != LCA_OK ||
                       lca_outbox_mark(s->store, r->ids, r->n, err) != LCA_OK)) {
             goto out;
@@ -591,6 +594,7 @@ static int run_batch(struct signer *s, const struct lca_kmsg *msgs, size_t n,
     if (parse_all(s, msgs, n, &b, err) != LCA_OK) {
         goto out;
     }
+    s->current_batch = s->batches + 1;
     for (;;) {
         lca_err_clear(err);
         if (catch_up(s, err) == LCA_OK && fill_batch(s, msgs, n, &b, err) == LCA_OK) {
