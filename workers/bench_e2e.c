@@ -36,6 +36,8 @@
 #include "json.h"
 #include "kafka.h"
 #include "migrate.h"
+#include "pgstore.h"
+#include "tokens.h"
 #include "opts.h"
 #include "osslenv.h"
 #include "state.h"
@@ -67,6 +69,7 @@ struct e2e_opts {
 struct e2e {
     struct e2e_opts o;
     char tag[17];           /* random hex naming this run's database, group, ids */
+    char token[LCA_TOKEN_LEN + 1]; /* an Operator token for the commands */
     char dbname[40];
     char *db_uri;           /* conninfo of the bench database (malloc'd) */
     char dir[64], kek_path[96], cluster[32], group[48], prefix[32];
@@ -227,6 +230,18 @@ static int db_create(struct e2e *b)
     if (lca_migrate_apply(b->db_uri, lca_migrate_builtin, NULL, NULL, NULL, &err) != LCA_OK) {
         return fail("migrations", &err);
     }
+    {
+        struct lca_pgstore *store = NULL;
+        int rc = lca_pgstore_open(b->db_uri, "bench", &store, &err) == LCA_OK &&
+                         lca_tokens_create(store, LCA_PERSONA_OPERATOR, NULL, 0, "bench e2e",
+                                           b->token, &err) == LCA_OK
+                     ? LCA_OK
+                     : LCA_FAIL;
+        lca_pgstore_free(store);
+        if (rc != LCA_OK) {
+            return fail("token", &err);
+        }
+    }
     return LCA_OK;
 }
 
@@ -361,6 +376,7 @@ static char *envelope(const struct e2e *b, size_t i, const char *type, struct lc
     lca_val_map_set_str(env, "type", type);
     lca_val_map_set_str(env, "correlation_id", corr);
     lca_val_map_set_str(env, "reply_to", LCA_KAFKA_TOPIC_REPLIES);
+    lca_val_map_set_str(env, "token", b->token);
     lca_val_map_set(env, "payload", payload);
     if (lca_json_encode(env, &out, len, &err) != LCA_OK) {
         out = NULL;

@@ -346,6 +346,10 @@ static int consumer_conf(const char *bootstrap, const char *group, struct lca_kc
     const char *const grouped[] = {
         "group.id", group,
         "partition.assignment.strategy", "cooperative-sticky",
+        /* a signer that died (SIGKILL) holds its partitions until the session times out:
+         * 10 s rather than librdkafka's 45 s, so a replacement takes over quickly */
+        "session.timeout.ms", "10000",
+        "heartbeat.interval.ms", "3000",
         NULL,
     };
     /* librdkafka needs a group.id even for assign(); a tail reader never joins or commits. */

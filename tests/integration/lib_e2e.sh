@@ -146,6 +146,10 @@ e2e_init() {
   E2E_DB_URI=$(e2e_db_uri "$E2E_DB")
   "$LEDGERCA" migrate --pg-uri "$E2E_DB_URI" >"$E2E_DIR/migrate.log" 2>&1 \
     || { cat "$E2E_DIR/migrate.log" >&2; e2e_die "ledgerca migrate failed"; }
+  # every command carries an Operator token, created as an operator would
+  E2E_TOKEN=$("$LEDGERCA" token create --persona operator --pg-uri "$E2E_DB_URI" \
+    --description "e2e $1") || e2e_die "ledgerca token create failed"
+  export E2E_TOKEN
   (umask 077 && openssl rand -hex 32 >"$E2E_DIR/kek") || e2e_die "cannot write the KEK"
   chmod 600 "$E2E_DIR/kek"
   e2e_seed_offsets "$E2E_GROUP" || e2e_die "cannot store the start offsets of $E2E_GROUP"
@@ -301,8 +305,12 @@ e2e_topic() {
 e2e_cmd() {
   python3 -c '
 import json, sys
-print(json.dumps({"command_id": sys.argv[4], "type": sys.argv[1], "correlation_id": sys.argv[2],
-                  "payload": json.loads(sys.argv[3])}, separators=(",", ":")))' \
+import os
+cmd = {"command_id": sys.argv[4], "type": sys.argv[1], "correlation_id": sys.argv[2],
+       "payload": json.loads(sys.argv[3])}
+if os.environ.get("E2E_TOKEN"):
+    cmd["token"] = os.environ["E2E_TOKEN"]
+print(json.dumps(cmd, separators=(",", ":")))' \
     "$1" "$2" "$3" "${4:-$(e2e_uuid)}"
 }
 

@@ -150,7 +150,7 @@ e2e_check "redelivery: the signer logged the duplicates" grep -q 'msg="duplicate
 # ---- 3. load with kills from outside ----
 
 python3 -c '
-import json, sys, uuid
+import json, os, sys, uuid
 n, run, pub = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 with open(sys.argv[4], "w") as ids, open(sys.argv[5], "w") as cmds:
     for i in range(n):
@@ -158,6 +158,7 @@ with open(sys.argv[4], "w") as ids, open(sys.argv[5], "w") as cmds:
         cid = "eo-%s-load-%d" % (run, i)
         ids.write("%s %s\n" % (u, cid))
         cmds.write(json.dumps({"command_id": u, "type": "issue", "correlation_id": cid,
+                               "token": os.environ.get("E2E_TOKEN", ""),
                                "payload": {"role": "web", "common_name": "l%d.example.com" % i,
                                            "recipient_public_key": pub}}) + "\n")
 ' "$LOAD" "$E2E_RUN" "$XPUB" "$W/load.ids" "$W/load.jsonl"

@@ -28,7 +28,7 @@ SIGNER=$E2E_SIGNER_PID
 # make_load PHASE: PHASE.jsonl (commands), PHASE.cids, and the ids in table e2e_PHASE.
 make_load() {
   python3 -c '
-import json, sys, uuid
+import json, os, sys, uuid
 n, run, pub, phase, d = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
 with open(d + "/" + phase + ".uuids", "w") as ids, open(d + "/" + phase + ".cids", "w") as cids, \
      open(d + "/" + phase + ".jsonl", "w") as cmds:
@@ -38,6 +38,7 @@ with open(d + "/" + phase + ".uuids", "w") as ids, open(d + "/" + phase + ".cids
         ids.write(u + "\n")
         cids.write(cid + "\n")
         cmds.write(json.dumps({"command_id": u, "type": "issue", "correlation_id": cid,
+                               "token": os.environ.get("E2E_TOKEN", ""),
                                "payload": {"role": "web", "common_name": "%s%d.example.com" % (phase, i),
                                            "recipient_public_key": pub}}) + "\n")
 ' "$LOAD" "$E2E_RUN" "$XPUB" "$1" "$W"
