@@ -102,6 +102,14 @@ reject revoke revoke-unknown-serial not_found '{"serial_number":"01:02:03:04"}'
 reject role.write role-no-name missing_field '{"allowed_domains":["example.com"]}'
 reject role.write role-unknown-field unknown_field '{"name":"r2","no_such_option":true}'
 reject issue bad-ttl '*' "{\"role\":\"web\",\"common_name\":\"a.example.com\",\"ttl\":\"forever\",\"recipient_public_key\":\"$XPUB\"}"
+# authorization (seed 003's personas): a wrong token, no token, and a Requester token used for
+# an Operator command are each a rejection and a CommandRejected event
+REQ_TOKEN=$("$LEDGERCA" token create --persona requester --roles web --pg-uri "$E2E_DB_URI") \
+  || e2e_bad "ledgerca token create --persona requester"
+E2E_TOKEN=wrong-token reject issue wrong-token permission_denied "{\"role\":\"web\",\"common_name\":\"a.example.com\",\"recipient_public_key\":\"$XPUB\"}"
+E2E_TOKEN= reject role.write no-token permission_denied '{"name":"r3","allowed_domains":["example.com"]}'
+E2E_TOKEN=$REQ_TOKEN reject rotate requester-rotates permission_denied '{}'
+E2E_TOKEN=$REQ_TOKEN reject issue requester-other-role permission_denied "{\"role\":\"nope\",\"common_name\":\"a.example.com\",\"recipient_public_key\":\"$XPUB\"}"
 
 # ---- results ----
 
