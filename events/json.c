@@ -407,24 +407,49 @@ static json_t *jenc_val(struct jenc *e, const struct lca_val *v, size_t depth)
     return j;
 }
 
-/* Prints j compactly into a fresh malloc'd, NUL-terminated buffer (json_dumpb twice, so the
- * result comes from malloc whatever allocator jansson was given). */
+/* A growing malloc'd buffer for json_dump_callback. */
+struct jbuf {
+    char *p;
+    size_t len, cap;
+    int oom;
+};
+
+static int jbuf_append(const char *data, size_t size, void *ctx)
+{
+    struct jbuf *b = ctx;
+    char *n;
+
+    if (b->len + size + 1 > b->cap) {
+        size_t cap = b->cap == 0 ? 1024 : b->cap;
+        while (cap < b->len + size + 1) {
+            cap *= 2;
+        }
+        if ((n = realloc(b->p, cap)) == NULL) {
+            b->oom = 1;
+            return -1;
+        }
+        b->p = n;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, data, size);
+    b->len += size;
+    return 0;
+}
+
+/* Prints j compactly, in one pass, into a fresh malloc'd, NUL-terminated buffer (malloc'd by
+ * us, whatever allocator jansson was given). */
 static int jenc_dump(const json_t *j, char **out, size_t *len, struct lca_err *err)
 {
-    const size_t flags = JSON_COMPACT | JSON_ENCODE_ANY;
-    size_t n = json_dumpb(j, NULL, 0, flags);
-    char *s;
+    struct jbuf b = {NULL, 0, 0, 0};
 
-    if (n == 0 || n == SIZE_MAX || (s = malloc(n + 1)) == NULL) {
+    if (json_dump_callback(j, jbuf_append, &b, JSON_COMPACT | JSON_ENCODE_ANY) != 0 ||
+        b.oom || jbuf_append("", 0, &b) != 0) {
+        free(b.p);
         return json_no_memory(err);
     }
-    if (json_dumpb(j, s, n, flags) != n) {
-        free(s);
-        return json_no_memory(err);
-    }
-    s[n] = '\0';
-    *out = s;
-    *len = n;
+    b.p[b.len] = '\0';
+    *out = b.p;
+    *len = b.len;
     return LCA_OK;
 }
 

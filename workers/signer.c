@@ -716,8 +716,13 @@ static int open_all(struct signer *s, struct lca_err *err)
                                          LCA_KAFKA_TOPIC_ADMIN};
     struct lca_kconsumer_hooks hooks;
 
+    /* answer within milliseconds when idle: a fetch returns at once when data is there, and
+     * otherwise waits at most 10 ms (librdkafka's default of 500 ms dominated latency) */
+    static const char *const conf[] = {"fetch.wait.max.ms", "10", NULL};
+
     memset(&hooks, 0, sizeof(hooks));
     hooks.ctx = s;
+    hooks.conf = conf;
     hooks.load_offsets = load_offsets_pg;
     hooks.on_error = on_error;
     if (s->o->kek_file == NULL || s->o->kek_file[0] == '\0') {
