@@ -57,7 +57,8 @@ owner_of() {
   local p r
   r=$(realpath "$1")
   for p in "$1" "$r" "${1#/usr}" "${r#/usr}" "/usr$1" "/usr$r"; do
-    dpkg -S "$p" 2>/dev/null | head -n 1 | cut -d: -f1 | grep . && return 0
+    # (no early-exiting reader in these pipelines: with pipefail, SIGPIPE would fail them)
+    dpkg -S "$p" 2>/dev/null | awk -F: 'NR == 1 { print $1 }' | grep . && return 0
   done
   return 1
 }
@@ -65,8 +66,8 @@ dyn=$(readelf -d "$bin") || fail "$bin is not an ELF executable"
 needed=$(sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' <<<"$dyn")
 grep -qx 'libc.so.6' <<<"$needed" || fail "no NEEDED entries read from $bin"
 for soname in $needed; do
-  path=$(ldconfig -p | awk -v s="$soname" '$1 == s && /x86-64|64bit|x86_64/ { print $NF; exit }')
-  [ -n "$path" ] || path=$(ldconfig -p | awk -v s="$soname" '$1 == s { print $NF; exit }')
+  path=$(ldconfig -p | awk -v s="$soname" '$1 == s && /x86-64|64bit|x86_64/ && !f { print $NF; f = 1 }')
+  [ -n "$path" ] || path=$(ldconfig -p | awk -v s="$soname" '$1 == s && !f { print $NF; f = 1 }')
   [ -n "$path" ] || fail "cannot locate $soname"
   pkg=$(owner_of "$path") || fail "no package owns $soname ($path)"
   case "$pkg" in libc6) continue ;; esac

@@ -11,7 +11,7 @@
 #     signer is then restarted without the variable and more commands are sent.
 #  2. Redelivery: the same command (same command id) produced twice, in two batches and in one
 #     poll: one CertificateIssued, identical replies.
-#  3. Load: LCA_E2E_LOAD issue commands (default 2000; the issue's acceptance run uses 10000),
+#  3. Load: LCA_E2E_LOAD issue commands (default 10000, the issue's acceptance load),
 #     the signer SIGKILLed from outside 3 times at random points of the load and restarted:
 #     zero lost, zero duplicated (CertificateIssued per command id), every reply delivered.
 #     The load signers run with --max-batch 50 (LEDGERCA_MAX_BATCH): at the default 500 the
@@ -21,7 +21,7 @@ set -uo pipefail
 . "$(dirname "$0")/lib_e2e.sh"
 e2e_init exactly_once
 W=$E2E_DIR
-LOAD=${LCA_E2E_LOAD:-2000}
+LOAD=${LCA_E2E_LOAD:-10000}
 
 e2e_signer_start
 e2e_check "signer starts" e2e_signer_ready 60
