@@ -1,6 +1,6 @@
 /*
- * duration — Go-style durations as Vault and Consul write them ("72h", "8760h", "1h30m",
- * "90s", "30d" is NOT Go but Vault accepts "d"), or plain integer seconds. Pure.
+ * duration — durations as Vault and Consul write them: Go durations ("72h", "8760h",
+ * "1h30m", "1.5h", "90s"), days ("7d", which Vault accepts), or plain integer seconds. Pure.
  */
 #ifndef LCA_DURATION_H
 #define LCA_DURATION_H
@@ -9,6 +9,9 @@
 
 #include "err.h"
 #include "val.h"
+
+/* Parses n decimal digits (no sign) into *out; LCA_FAIL on anything else or overflow. */
+int lca_duration_parse_uint(const char *s, size_t n, int64_t *out) LCA_MUST_USE;
 
 /* Parses s into seconds (≥ 0, ≤ 1000 years). BAD_INPUT "bad_duration" otherwise. */
 int lca_duration_parse(const char *s, int64_t *out, struct lca_err *err) LCA_MUST_USE;

@@ -17,28 +17,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "cert.h"
+#include "duration.h"
 #include "names.h"
-
-/* The LCA_KU_* / LCA_EKU_* values of engine/cert.h, which is not in this branch yet.
- * The numbers must stay identical to cert.h (role.h documents them). */
-enum {
-    KU_DIGITAL_SIGNATURE = 1,
-    KU_KEY_ENCIPHERMENT = 2,
-    KU_KEY_AGREEMENT = 4,
-    KU_CERT_SIGN = 8,
-    KU_CRL_SIGN = 16,
-    KU_CONTENT_COMMITMENT = 32,
-    KU_DATA_ENCIPHERMENT = 64,
-};
-enum {
-    EKU_SERVER_AUTH = 1,
-    EKU_CLIENT_AUTH = 2,
-    EKU_CODE_SIGNING = 4,
-    EKU_EMAIL_PROTECTION = 8,
-    EKU_TIME_STAMPING = 16,
-    EKU_OCSP_SIGNING = 32,
-    EKU_ANY = 64,
-};
 
 #define ROLE_LIST_MAX 1024 /* entries in one list field */
 #define ROLE_STR_MAX 4096  /* bytes in one string or list entry */
@@ -239,108 +220,19 @@ static int bad_field(struct lca_err *err, const char *field, const char *expect)
 }
 
 /* Decimal digits only (no sign), into *out; 0 on overflow or other characters. */
-static int parse_digits(const char *s, size_t n, int64_t *out)
-{
-    int64_t v = 0;
-    if (n == 0) {
-        return 0;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9' || v > (INT64_MAX - (s[i] - '0')) / 10) {
-            return 0;
-        }
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return 1;
-}
-
-/* Nanoseconds per Go duration unit at s; *len gets the unit length; 0 if none. */
-static int64_t go_unit(const char *s, size_t *len)
-{
-    static const struct {
-        const char *u;
-        int64_t ns;
-    } units[] = {{"ns", 1},          {"us", 1000},          {"\xc2\xb5s", 1000},
-                 {"\xce\xbcs", 1000}, {"ms", 1000000},       {"s", 1000000000},
-                 {"m", 60000000000}, {"h", 3600000000000}};
-    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-        size_t n = strlen(units[i].u);
-        if (strncmp(s, units[i].u, n) == 0) {
-            *len = n;
-            return units[i].ns;
-        }
-    }
-    return 0;
-}
-
-/* One Go duration term "<int>[.<frac>]<unit>" at *s, added to *ns; advances *s. */
-static int go_term(const char **s, int64_t *ns)
-{
-    const char *p = *s, *ip = p;
-    while (*p >= '0' && *p <= '9') {
-        p++;
-    }
-    int64_t whole = 0, frac = 0, scale = 1;
-    size_t ulen = 0;
-    if (p > ip && !parse_digits(ip, (size_t)(p - ip), &whole)) {
-        return 0;
-    }
-    int digits = p > ip;
-    if (*p == '.') {
-        for (p++; *p >= '0' && *p <= '9'; p++, digits = 1) {
-            if (scale < 1000000000000000000) { /* later digits are below 1 ns */
-                frac = frac * 10 + (*p - '0');
-                scale *= 10;
-            }
-        }
-    }
-    int64_t unit = go_unit(p, &ulen);
-    if (!digits || unit == 0 || whole > (INT64_MAX - *ns) / unit) {
-        return 0;
-    }
-    int64_t add = whole * unit + (int64_t)((double)frac * ((double)unit / (double)scale));
-    if (add > INT64_MAX - *ns) {
-        return 0;
-    }
-    *ns += add;
-    *s = p + ulen;
-    return 1;
-}
-
-/* Vault's duration strings: "" (0), plain seconds "3600", days "7d", or a Go duration
- * ("72h", "1h30m", "1.5h", "90s"). Negative durations are refused. */
+/* Vault's duration strings for role fields: "" is 0, otherwise engine/duration.h. */
 static int parse_duration(const char *s, int64_t *secs)
 {
-    size_t n = strlen(s);
-    int64_t v = 0;
-    if (n == 0) {
+    if (s[0] == '\0') {
         *secs = 0;
         return 1;
     }
-    if (parse_digits(s, n, &v)) {
-        *secs = v;
-        return 1;
-    }
-    if (s[n - 1] == 'd' && parse_digits(s, n - 1, &v)) {
-        *secs = v <= INT64_MAX / 86400 ? v * 86400 : 0;
-        return v <= INT64_MAX / 86400;
-    }
-    if (*s == '+') {
-        s++;
-    }
-    int64_t ns = 0;
-    if (strcmp(s, "0") == 0) {
-        *secs = 0;
-        return 1;
-    }
-    do {
-        if (!go_term(&s, &ns)) {
-            return 0;
-        }
-    } while (*s != '\0');
-    *secs = ns / 1000000000;
-    return 1;
+    return lca_duration_parse(s, secs, NULL) == LCA_OK;
+}
+
+static int parse_digits(const char *s, size_t n, int64_t *out)
+{
+    return lca_duration_parse_uint(s, n, out) == LCA_OK;
 }
 
 static int parse_bool(const struct lca_val *v, int64_t *out)
@@ -575,22 +467,22 @@ struct usage_name {
 };
 
 static const struct usage_name KU_NAMES[] = {
-    {"DigitalSignature", KU_DIGITAL_SIGNATURE}, {"ContentCommitment", KU_CONTENT_COMMITMENT},
-    {"KeyEncipherment", KU_KEY_ENCIPHERMENT},   {"DataEncipherment", KU_DATA_ENCIPHERMENT},
-    {"KeyAgreement", KU_KEY_AGREEMENT},         {"CertSign", KU_CERT_SIGN},
-    {"CRLSign", KU_CRL_SIGN},                   {"EncipherOnly", 0},
+    {"DigitalSignature", LCA_KU_DIGITAL_SIGNATURE}, {"ContentCommitment", LCA_KU_CONTENT_COMMITMENT},
+    {"KeyEncipherment", LCA_KU_KEY_ENCIPHERMENT},   {"DataEncipherment", LCA_KU_DATA_ENCIPHERMENT},
+    {"KeyAgreement", LCA_KU_KEY_AGREEMENT},         {"CertSign", LCA_KU_CERT_SIGN},
+    {"CRLSign", LCA_KU_CRL_SIGN},                   {"EncipherOnly", 0},
     {"DecipherOnly", 0},                        {NULL, 0}};
 
-static const struct usage_name EKU_NAMES[] = {{"Any", EKU_ANY},
-                                              {"ServerAuth", EKU_SERVER_AUTH},
-                                              {"ClientAuth", EKU_CLIENT_AUTH},
-                                              {"CodeSigning", EKU_CODE_SIGNING},
-                                              {"EmailProtection", EKU_EMAIL_PROTECTION},
+static const struct usage_name EKU_NAMES[] = {{"Any", LCA_EKU_ANY},
+                                              {"ServerAuth", LCA_EKU_SERVER_AUTH},
+                                              {"ClientAuth", LCA_EKU_CLIENT_AUTH},
+                                              {"CodeSigning", LCA_EKU_CODE_SIGNING},
+                                              {"EmailProtection", LCA_EKU_EMAIL_PROTECTION},
                                               {"IPSECEndSystem", 0},
                                               {"IPSECTunnel", 0},
                                               {"IPSECUser", 0},
-                                              {"TimeStamping", EKU_TIME_STAMPING},
-                                              {"OCSPSigning", EKU_OCSP_SIGNING},
+                                              {"TimeStamping", LCA_EKU_TIME_STAMPING},
+                                              {"OCSPSigning", LCA_EKU_OCSP_SIGNING},
                                               {"MicrosoftServerGatedCrypto", 0},
                                               {"NetscapeServerGatedCrypto", 0},
                                               {"MicrosoftCommercialCodeSigning", 0},
@@ -630,10 +522,10 @@ static int norm_usages(struct lca_role *r, struct lca_err *err)
             LCA_OK) {
         return LCA_FAIL;
     }
-    r->eku |= (r->f[F_SERVER_FLAG].i ? EKU_SERVER_AUTH : 0u) |
-              (r->f[F_CLIENT_FLAG].i ? EKU_CLIENT_AUTH : 0u) |
-              (r->f[F_CODE_SIGNING_FLAG].i ? EKU_CODE_SIGNING : 0u) |
-              (r->f[F_EMAIL_PROTECTION_FLAG].i ? EKU_EMAIL_PROTECTION : 0u);
+    r->eku |= (r->f[F_SERVER_FLAG].i ? LCA_EKU_SERVER_AUTH : 0u) |
+              (r->f[F_CLIENT_FLAG].i ? LCA_EKU_CLIENT_AUTH : 0u) |
+              (r->f[F_CODE_SIGNING_FLAG].i ? LCA_EKU_CODE_SIGNING : 0u) |
+              (r->f[F_EMAIL_PROTECTION_FLAG].i ? LCA_EKU_EMAIL_PROTECTION : 0u);
     return LCA_OK;
 }
 
