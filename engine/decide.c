@@ -157,16 +157,6 @@ int64_t lca_decide_cfg_int(const struct lca_state *st, const char *key)
     return lca_val_map_get_int(cfg, key, 0);
 }
 
-const char *lca_decide_cfg_str(const struct lca_state *st, const char *key)
-{
-    const char *s = lca_val_map_get_str(lca_state_config(st), key);
-
-    if (s == NULL && strcmp(key, "PrivateKeyType") == 0) {
-        return "ec";
-    }
-    return s != NULL ? s : "";
-}
-
 struct lca_val *lca_decide_list(const struct lca_val *v)
 {
     struct lca_val *arr = lca_val_new_arr();

@@ -42,7 +42,6 @@ int lca_decide_key_put(struct lca_env *env, EVP_PKEY *key, char key_id[65],
 
 /* Configuration accessors with the defaults of decide.h. */
 int64_t lca_decide_cfg_int(const struct lca_state *st, const char *key);
-const char *lca_decide_cfg_str(const struct lca_state *st, const char *key);
 /* The URLs of the configuration (Vault config/urls), valid while the state is unchanged.
  * storage must hold 3 * 8 pointers. */
 void lca_decide_cfg_urls(const struct lca_state *st, struct lca_urls *urls,

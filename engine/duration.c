@@ -1,7 +1,6 @@
 #include "duration.h"
 
 #include <stdint.h>
-#include <stdio.h>
 #include <string.h>
 
 #define LCA_DURATION_MAX ((int64_t)1000 * 366 * 86400)
@@ -152,10 +151,4 @@ int lca_duration_from_val(const struct lca_val *v, int64_t dflt, int64_t *out,
         return lca_err_set(err, LCA_ERR_BAD_INPUT, "bad_duration",
                            "duration must be a number of seconds or a string like \"72h\"");
     }
-}
-
-void lca_duration_format(int64_t secs, char *out, size_t outlen)
-{
-    snprintf(out, outlen, "%lldh%lldm%llds", (long long)(secs / 3600),
-             (long long)(secs % 3600 / 60), (long long)(secs % 60));
 }

@@ -18,7 +18,5 @@ int lca_duration_parse(const char *s, int64_t *out, struct lca_err *err) LCA_MUS
 /* From a value: int seconds or a duration string. Absent (NULL / nil) gives dflt. */
 int lca_duration_from_val(const struct lca_val *v, int64_t dflt, int64_t *out,
                           struct lca_err *err) LCA_MUST_USE;
-/* Formats seconds as Go does for whole hours/minutes/seconds: "72h0m0s". */
-void lca_duration_format(int64_t secs, char *out, size_t outlen);
 
 #endif

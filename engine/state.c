@@ -165,16 +165,18 @@ void lca_state_serial_format(const uint8_t *serial, size_t len, char *out, size_
     static const char hex[] = "0123456789abcdef";
     size_t i, o = 0;
 
-    for (i = 0; i < len && o + 3 < outlen + (i + 1 == len ? 1 : 0); i++) {
+    if (outlen == 0) {
+        return;
+    }
+    /* each byte takes "xx" plus a ':' before all but the first; stop before overflowing */
+    for (i = 0; i < len && o + (i > 0 ? 3 : 2) < outlen; i++) {
         if (i > 0) {
             out[o++] = ':';
         }
         out[o++] = hex[serial[i] >> 4];
         out[o++] = hex[serial[i] & 15];
     }
-    if (outlen > 0) {
-        out[o < outlen ? o : outlen - 1] = '\0';
-    }
+    out[o] = '\0';
 }
 
 /* ---- lifecycle ---- */
