@@ -879,6 +879,25 @@ static int is_list(const struct lca_http_req *req)
            (strcmp(req->method, "GET") == 0 && l != NULL && strcmp(l, "true") == 0);
 }
 
+/* After a write other than a leaf issuance, waits (up to 5 s) until the read models reach
+ * the log head as it is now, so a client reads what it just wrote (Vault is read-your-writes:
+ * hvac writes a role and reads it back at once). Leaves skip it: issuance must stay fast. */
+static void read_your_writes(struct api *a)
+{
+    struct lca_err err;
+    int slot;
+    struct lca_pgstore *s = pool_get(a, &slot);
+    uint8_t hash[LCA_PGSTORE_HASH_LEN];
+    int64_t head = 0;
+    int rc = lca_pgstore_head(s, &head, hash, &err);
+
+    pool_put(a, slot);
+    if (rc == LCA_OK && !lca_api_view_wait_position(a->view, head, 5000)) {
+        lca_log(LCA_LOG_WARN, "read models behind the log after a write", "head=%lld",
+                (long long)head);
+    }
+}
+
 /* Writes: resolve the token, hand over to api_write, record the metrics. */
 static int try_write(struct api *a, const struct lca_http_req *req, struct who *w,
                      struct lca_http_resp *r)
@@ -900,6 +919,9 @@ static int try_write(struct api *a, const struct lca_http_req *req, struct who *
     }
     if (call.op != NULL) {
         record(a, &call, mono_s() - t0);
+    }
+    if (r->status >= 200 && r->status < 300 && !call.leaf) {
+        read_your_writes(a);
     }
     return 1;
 }

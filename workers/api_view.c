@@ -105,8 +105,10 @@ static void publish(struct lca_api_view *v, struct lca_api_snap *s)
     }
 }
 
-const struct lca_api_snap *lca_api_view_wait_roots(struct lca_api_view *v, int64_t index,
-                                                   int timeout_ms)
+/* Waits until the current snapshot's roots index (roots = 1) or position (roots = 0) exceeds
+ * `after`, or timeout_ms passes; returns the snapshot then current (a reference). */
+static struct lca_api_snap *wait_for(struct lca_api_view *v, int roots, int64_t after,
+                                     int timeout_ms)
 {
     struct timespec until;
     struct lca_api_snap *s;
@@ -119,7 +121,7 @@ const struct lca_api_snap *lca_api_view_wait_roots(struct lca_api_view *v, int64
         until.tv_nsec -= 1000000000L;
     }
     pthread_mutex_lock(&v->mu);
-    while (v->cur->roots_index <= index && !v->stop) {
+    while ((roots ? v->cur->roots_index : v->cur->position) <= after && !v->stop) {
         if (pthread_cond_timedwait(&v->changed, &v->mu, &until) != 0) {
             break;
         }
@@ -128,6 +130,21 @@ const struct lca_api_snap *lca_api_view_wait_roots(struct lca_api_view *v, int64
     s->refs++;
     pthread_mutex_unlock(&v->mu);
     return s;
+}
+
+const struct lca_api_snap *lca_api_view_wait_roots(struct lca_api_view *v, int64_t index,
+                                                   int timeout_ms)
+{
+    return wait_for(v, 1, index, timeout_ms);
+}
+
+int lca_api_view_wait_position(struct lca_api_view *v, int64_t position, int timeout_ms)
+{
+    struct lca_api_snap *s = wait_for(v, 0, position - 1, timeout_ms);
+    int reached = s->position >= position;
+
+    lca_api_view_put(v, s);
+    return reached;
 }
 
 int64_t lca_api_view_head(struct lca_api_view *v)

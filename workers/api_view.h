@@ -68,6 +68,10 @@ void lca_api_view_put(struct lca_api_view *v, const struct lca_api_snap *s);
 const struct lca_api_snap *lca_api_view_wait_roots(struct lca_api_view *v, int64_t index,
                                                    int timeout_ms);
 
+/* Waits until the read models reflect the log up to `position` (read-your-writes after a
+ * command) or timeout_ms passes; 1 when reached. */
+int lca_api_view_wait_position(struct lca_api_view *v, int64_t position, int timeout_ms);
+
 /* The log head as last seen (for the projector-lag metric) and whether the last refresh
  * failed (1) — health. */
 int64_t lca_api_view_head(struct lca_api_view *v);

@@ -417,6 +417,7 @@ int lca_api_write(struct lca_api_facade *f, int timeout_ms, const struct lca_tok
         return 0;
     }
     call->op = measured(t.type);
+    call->leaf = t.type == LCA_CMD_ISSUE || t.type == LCA_CMD_SIGN || t.type == LCA_CMD_SIGN_VERBATIM;
     call->failed = 1;
     snprintf(call->role, sizeof(call->role), "%s", t.role);
     snprintf(call->issuer, sizeof(call->issuer), "%s", t.issuer_ref);

@@ -34,6 +34,7 @@ struct lca_api_call {
     char role[130];
     char issuer[130];
     int failed;      /* 1 unless the command's reply was ok */
+    int leaf;        /* 1 for issue, sign, sign-verbatim (no read-your-writes wait) */
 };
 
 /* Handles req when (method, path) is a write route: fills resp and call, returns 1; returns
