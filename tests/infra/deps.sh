@@ -4,4 +4,4 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 lca_apt_install build-essential cmake ninja-build pkg-config libssl-dev openssl libmsgpack-dev \
   libcunit1-dev libjansson-dev librdkafka-dev libpq-dev postgresql postgresql-client kcat \
-  libmicrohttpd-dev gnutls-bin libnss3-tools python3 docker-compose
+  libmicrohttpd-dev gnutls-bin libnss3-tools python3 docker-compose python3-hvac wrk curl
