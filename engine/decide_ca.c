@@ -242,7 +242,22 @@ static int make_intermediate(const struct lca_state *st, const struct lca_val *c
     return rc;
 }
 
-/* Creates root + intermediate keys and certificates and emits their IssuerCreated events. */
+/* An issuer publishes an empty CRL as it is created, as Vault does, so `crl` and
+ * `openssl verify -crl_check` work before the first revocation. */
+static int first_crl(const struct lca_state *st, X509 *cert, const char *id, const char *key_id,
+                     struct lca_env *env, struct lca_decision *d, struct lca_err *err)
+{
+    struct lca_issuer iss;
+
+    memset(&iss, 0, sizeof(iss));
+    snprintf(iss.id, sizeof(iss.id), "%s", id);
+    snprintf(iss.key_id, sizeof(iss.key_id), "%s", key_id);
+    iss.cert = cert;
+    return lca_decide_leaf_crl_emit(st, &iss, NULL, env, d, err);
+}
+
+/* Creates root + intermediate keys and certificates and emits their IssuerCreated events
+ * and first (empty) CRLs. */
 static int new_hierarchy(const struct lca_state *st, const struct lca_val *cfg,
                          EVP_PKEY *root_key, struct lca_env *env, int64_t now,
                          struct lca_decision *d, struct hierarchy *h, struct lca_err *err)
@@ -265,7 +280,9 @@ static int new_hierarchy(const struct lca_state *st, const struct lca_val *cfg,
     if (emit_cert_issuer(d, h->root, h->root_id, "", "root", root_kid, "", "", h->root_id, err) !=
             LCA_OK ||
         emit_cert_issuer(d, h->inter, h->int_id, "", "intermediate", int_kid, h->root_id, "",
-                         h->root_id, err) != LCA_OK) {
+                         h->root_id, err) != LCA_OK ||
+        first_crl(st, h->root, h->root_id, root_kid, env, d, err) != LCA_OK ||
+        first_crl(st, h->inter, h->int_id, int_kid, env, d, err) != LCA_OK) {
         goto out;
     }
     rc = LCA_OK;

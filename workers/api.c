@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "api_facade.h"
+#include "api_metrics.h"
 #include "api_view.h"
 #include "api_write.h"
 #include "http.h"
@@ -34,15 +35,7 @@
 #include "tokens.h"
 
 #define API_POOL 4
-#define API_MAX_SERIES 256
 #define API_WAIT_MAX_MS 600000
-
-struct series {
-    char op[16], role[130], issuer[130];
-    int failed;
-    uint64_t count;
-    double seconds;
-};
 
 struct api {
     const struct lca_api_opts *o;
@@ -52,10 +45,7 @@ struct api {
     pthread_cond_t pool_cv;
     struct lca_pgstore *pool[API_POOL];
     int busy[API_POOL];
-    pthread_mutex_t m_mu;
-    struct series m[API_MAX_SERIES];
-    size_t n_m;
-    uint64_t requests, errors_5xx;
+    struct lca_api_metrics *metrics;
 };
 
 /* Frees a string json_dumps returned: jansson's allocator may be the wiping one
@@ -754,97 +744,27 @@ static int pki_read(struct api *a, const struct lca_http_req *req, struct who *w
 
 /* ---- metrics and health ---- */
 
-static void record(struct api *a, const struct lca_api_call *c, double secs)
-{
-    size_t i;
-
-    pthread_mutex_lock(&a->m_mu);
-    for (i = 0; i < a->n_m; i++) {
-        struct series *m = &a->m[i];
-
-        if (strcmp(m->op, c->op) == 0 && strcmp(m->role, c->role) == 0 &&
-            strcmp(m->issuer, c->issuer) == 0 && m->failed == c->failed) {
-            break;
-        }
-    }
-    if (i == a->n_m && a->n_m < API_MAX_SERIES) {
-        struct series *m = &a->m[a->n_m++];
-
-        snprintf(m->op, sizeof(m->op), "%s", c->op);
-        snprintf(m->role, sizeof(m->role), "%s", c->role);
-        snprintf(m->issuer, sizeof(m->issuer), "%s", c->issuer);
-        m->failed = c->failed;
-    }
-    if (i < a->n_m) {
-        a->m[i].count++;
-        a->m[i].seconds += secs;
-    }
-    pthread_mutex_unlock(&a->m_mu);
-}
-
-/* Prometheus label value: the characters our labels can hold, others replaced. */
-static void label(char *out, size_t cap, const char *in)
-{
-    size_t i;
-
-    for (i = 0; in[i] != '\0' && i + 1 < cap; i++) {
-        out[i] = (in[i] == '"' || in[i] == '\\' || in[i] == '\n') ? '_' : in[i];
-    }
-    out[i] = '\0';
-}
-
 static void metrics(struct api *a, struct lca_http_resp *r)
 {
-    size_t cap = 4096 + (size_t)API_MAX_SERIES * 800, o = 0, i;
-    char *b = malloc(cap);
     const struct lca_api_snap *s = lca_api_view_get(a->view);
-    int64_t head = lca_api_view_head(a->view), lag = head - s->position;
-    char cl[64];
+    int64_t head = lca_api_view_head(a->view), position = s->position;
+    struct lca_err err;
+    int slot;
+    struct lca_pgstore *st;
+    size_t len = 0;
+    char *text;
 
-    if (b == NULL) {
-        lca_api_view_put(a->view, s);
+    lca_api_view_put(a->view, s);
+    st = pool_get(a, &slot);
+    text = lca_api_metrics_render(a->metrics, lca_pgstore_conn(st, &err), a->facade, head,
+                                  position, &len);
+    pool_put(a, slot);
+    if (text == NULL) {
         lca_http_error(r, 500, "out of memory");
         return;
     }
-    label(cl, sizeof(cl), a->o->cluster != NULL ? a->o->cluster : "dc1");
-    o += (size_t)snprintf(b + o, cap - o,
-                          "# HELP ledgerca_pki_requests_total PKI requests (issue, sign, "
-                          "sign-verbatim, revoke); failures have failure=\"true\".\n"
-                          "# TYPE ledgerca_pki_requests_total counter\n");
-    pthread_mutex_lock(&a->m_mu);
-    for (i = 0; i < a->n_m; i++) {
-        char role[140], iss[140];
-
-        label(role, sizeof(role), a->m[i].role);
-        label(iss, sizeof(iss), a->m[i].issuer);
-        o += (size_t)snprintf(
-            b + o, cap - o,
-            "ledgerca_pki_requests_total{operation=\"%s\",role=\"%s\",issuer=\"%s\",cluster=\"%s\","
-            "failure=\"%s\"} %llu\n"
-            "ledgerca_pki_request_duration_seconds_sum{operation=\"%s\",role=\"%s\",issuer=\"%s\","
-            "cluster=\"%s\",failure=\"%s\"} %.6f\n"
-            "ledgerca_pki_request_duration_seconds_count{operation=\"%s\",role=\"%s\",issuer=\"%s\","
-            "cluster=\"%s\",failure=\"%s\"} %llu\n",
-            a->m[i].op, role, iss, cl, a->m[i].failed ? "true" : "false",
-            (unsigned long long)a->m[i].count, a->m[i].op, role, iss, cl,
-            a->m[i].failed ? "true" : "false", a->m[i].seconds, a->m[i].op, role, iss, cl,
-            a->m[i].failed ? "true" : "false", (unsigned long long)a->m[i].count);
-    }
-    o += (size_t)snprintf(b + o, cap - o,
-                          "# TYPE ledgerca_http_requests_total counter\n"
-                          "ledgerca_http_requests_total{cluster=\"%s\"} %llu\n"
-                          "# TYPE ledgerca_projector_lag_events gauge\n"
-                          "ledgerca_projector_lag_events{cluster=\"%s\"} %lld\n"
-                          "# TYPE ledgerca_log_head_position gauge\n"
-                          "ledgerca_log_head_position{cluster=\"%s\"} %lld\n"
-                          "# TYPE ledgerca_read_model_position gauge\n"
-                          "ledgerca_read_model_position{cluster=\"%s\"} %lld\n",
-                          cl, (unsigned long long)a->requests, cl, (long long)(lag > 0 ? lag : 0),
-                          cl, (long long)head, cl, (long long)s->position);
-    pthread_mutex_unlock(&a->m_mu);
-    lca_api_view_put(a->view, s);
-    lca_http_set(r, 200, "text/plain; version=0.0.4", b, o < cap ? o : cap - 1);
-    free(b);
+    lca_http_set(r, 200, "text/plain; version=0.0.4", text, len);
+    free(text);
 }
 
 static void health(struct api *a, struct lca_http_resp *r)
@@ -918,7 +838,7 @@ static int try_write(struct api *a, const struct lca_http_req *req, struct who *
         return 0;
     }
     if (call.op != NULL) {
-        record(a, &call, mono_s() - t0);
+        lca_api_metrics_record(a->metrics, &call, mono_s() - t0);
     }
     if (r->status >= 200 && r->status < 300 && !call.leaf) {
         read_your_writes(a);
@@ -963,9 +883,7 @@ static void on_request(void *ctx, const struct lca_http_req *req, struct lca_htt
     struct api *a = ctx;
 
     route(a, req, r);
-    pthread_mutex_lock(&a->m_mu);
-    a->requests++;
-    pthread_mutex_unlock(&a->m_mu);
+    lca_api_metrics_request(a->metrics);
 }
 
 /* ---- run ---- */
@@ -981,7 +899,7 @@ static void api_close(struct api *a)
     }
     pthread_mutex_destroy(&a->pool_mu);
     pthread_cond_destroy(&a->pool_cv);
-    pthread_mutex_destroy(&a->m_mu);
+    lca_api_metrics_free(a->metrics);
     free(a);
 }
 
@@ -989,6 +907,7 @@ static int api_open(const struct lca_api_opts *o, struct api **out, struct lca_e
 {
     struct api *a = calloc(1, sizeof(*a));
     const char *cl = o->cluster != NULL ? o->cluster : "dc1";
+    char group[200];
     int i;
 
     if (a == NULL) {
@@ -997,14 +916,16 @@ static int api_open(const struct lca_api_opts *o, struct api **out, struct lca_e
     a->o = o;
     pthread_mutex_init(&a->pool_mu, NULL);
     pthread_cond_init(&a->pool_cv, NULL);
-    pthread_mutex_init(&a->m_mu, NULL);
     for (i = 0; i < API_POOL; i++) {
         if (lca_pgstore_open(o->pg_uri, cl, &a->pool[i], err) != LCA_OK) {
             api_close(a);
             return LCA_FAIL;
         }
     }
-    if (lca_api_view_new(o->pg_uri, cl, 50, &a->view, err) != LCA_OK ||
+    snprintf(group, sizeof(group), "ledgerca-signer-%s", cl);
+    if (lca_api_metrics_new(cl, o->signer_group != NULL ? o->signer_group : group, o->bootstrap,
+                            &a->metrics, err) != LCA_OK ||
+        lca_api_view_new(o->pg_uri, cl, 50, &a->view, err) != LCA_OK ||
         lca_api_facade_new(o->bootstrap, &a->facade, err) != LCA_OK) {
         api_close(a);
         return LCA_FAIL;
@@ -1036,6 +957,12 @@ int lca_api_run(const struct lca_api_opts *o, struct lca_err *err)
     }
     lca_log(LCA_LOG_INFO, "api ready", "listen=%s port=%u", ho.listen,
             (unsigned)lca_http_port(h));
+    if (o->port_out != NULL) {
+        *o->port_out = (unsigned)lca_http_port(h);
+    }
+    if (o->ready != NULL) {
+        *o->ready = 1;
+    }
     while (o->stop == NULL || !*o->stop) {
         struct timespec ts = {0, 100000000L};
 

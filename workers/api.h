@@ -21,9 +21,12 @@ struct lca_api_opts {
     const char *pg_uri;    /* PostgreSQL of this cluster (read models, tokens) */
     const char *bootstrap; /* Kafka bootstrap servers */
     const char *cluster;   /* cluster id (metrics label, store); NULL: "dc1" */
+    const char *signer_group; /* the signers' consumer group (lag metric); NULL: the default */
     int timeout_ms;        /* how long a write waits for its reply (0: 30 s) */
     unsigned conn_timeout_s; /* idle connection timeout (0: 30 s) */
     volatile sig_atomic_t *stop; /* set by a signal handler: stop serving and return */
+    unsigned *port_out;          /* optional: the bound port, set before *ready */
+    volatile sig_atomic_t *ready; /* optional: set to 1 once the listener accepts connections */
 };
 
 /* Serves until *stop is set. Errors: those of the view, the facade or the listener at start. */

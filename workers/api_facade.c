@@ -233,3 +233,10 @@ int lca_api_facade_call(struct lca_api_facade *f, const struct lca_val *env, int
     }
     return rc;
 }
+
+int lca_api_facade_high_watermark(struct lca_api_facade *f, const char *topic, int partition,
+                                  int timeout_ms, int64_t *out, struct lca_err *err)
+{
+    /* librdkafka handles are thread-safe; no need for prod_mu (it orders sends only) */
+    return lca_kproducer_high_watermark(f->prod, topic, (int32_t)partition, timeout_ms, out, err);
+}

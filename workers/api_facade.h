@@ -12,6 +12,8 @@
 #ifndef LCA_API_FACADE_H
 #define LCA_API_FACADE_H
 
+#include <stdint.h>
+
 #include "err.h"
 #include "val.h"
 
@@ -31,5 +33,9 @@ void lca_api_facade_free(struct lca_api_facade *f);
  * came, or Kafka's errors when the command could not be queued. */
 int lca_api_facade_call(struct lca_api_facade *f, const struct lca_val *envelope,
                         int timeout_ms, struct lca_val **reply, struct lca_err *err) LCA_MUST_USE;
+
+/* The high watermark of topic/partition (Kafka's errors: see lca_kproducer_high_watermark). */
+int lca_api_facade_high_watermark(struct lca_api_facade *f, const char *topic, int partition,
+                                  int timeout_ms, int64_t *out, struct lca_err *err) LCA_MUST_USE;
 
 #endif

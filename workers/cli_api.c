@@ -30,6 +30,9 @@ int lca_cli_api(int argc, char **argv)
         {"--timeout", "LEDGERCA_HTTP_TIMEOUT_MS", 0, "ms a write waits for its reply (30000)",
          "30000"},
         {"--conn-timeout", NULL, 0, "seconds before an idle connection is closed (30)", "30"},
+        {"--signer-group", "LEDGERCA_SIGNER_GROUP", 0,
+         "the signers' consumer group, for the lag metric (default ledgerca-signer-<cluster>)",
+         NULL},
         {NULL, NULL, 0, NULL, NULL},
     };
     struct lca_api_opts o;
@@ -54,6 +57,7 @@ int lca_cli_api(int argc, char **argv)
     o.cluster = opts[3].value;
     o.timeout_ms = atoi(opts[4].value);
     o.conn_timeout_s = (unsigned)atoi(opts[5].value);
+    o.signer_group = opts[6].value;
     o.stop = &g_stop;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;

@@ -23,6 +23,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "api.h"
 #include "cli.h"
 #include "devpg.h"
 #include "json.h"
@@ -54,9 +55,12 @@ struct dev {
     struct lca_kmock *mock;
     struct lca_signer_opts so;
     struct lca_projector_opts po;
-    char crl_dir[300];
-    pthread_t signer, projector;
-    int signer_started, projector_started;
+    struct lca_api_opts ao;
+    char crl_dir[300], http_addr[300];
+    unsigned http_port;
+    volatile sig_atomic_t api_ready;
+    pthread_t signer, projector, api;
+    int signer_started, projector_started, api_started;
 };
 
 static void *signer_main(void *arg)
@@ -83,6 +87,51 @@ static void *projector_main(void *arg)
         g_stop = 1;
     }
     return NULL;
+}
+
+static void *api_main(void *arg)
+{
+    struct dev *d = arg;
+    struct lca_err err;
+
+    lca_err_clear(&err);
+    if (lca_api_run(&d->ao, &err) != LCA_OK) {
+        lca_log_err("api stopped", &err);
+        g_stop = 1;
+    }
+    return NULL;
+}
+
+/* Starts `ledgerca api` on `listen` and waits until it accepts connections. */
+static int start_api(struct dev *d, const char *listen, struct lca_err *err)
+{
+    time_t deadline = time(NULL) + 30;
+    const char *colon = strrchr(listen, ':');
+
+    memset(&d->ao, 0, sizeof(d->ao));
+    d->ao.listen = listen;
+    d->ao.pg_uri = d->uri;
+    d->ao.bootstrap = d->bootstrap;
+    d->ao.cluster = d->cluster;
+    d->ao.stop = &g_workers_stop;
+    d->ao.port_out = &d->http_port;
+    d->ao.ready = &d->api_ready;
+    if (pthread_create(&d->api, NULL, api_main, d) != 0) {
+        return lca_err_set(err, LCA_ERR_FATAL, "thread", "cannot start the API thread");
+    }
+    d->api_started = 1;
+    while (!d->api_ready && !g_stop && time(NULL) < deadline) {
+        struct timespec ts = {0, 20000000L};
+
+        nanosleep(&ts, NULL);
+    }
+    if (!d->api_ready) {
+        return lca_err_set(err, LCA_ERR_FATAL, "api", "the HTTP API did not start (address %s)",
+                           listen);
+    }
+    snprintf(d->http_addr, sizeof(d->http_addr), "%.*s:%u",
+             colon != NULL ? (int)(colon - listen) : (int)strlen(listen), listen, d->http_port);
+    return LCA_OK;
 }
 
 static int write_secret_hex(const char *path, size_t nbytes, char *hex_out)
@@ -327,6 +376,8 @@ static void announce(const struct dev *d, const char *env_file)
     printf("  Root token:        %s   (Operator persona)\n", d->token);
     printf("  Demo certificate:  %s (serial %s)\n", d->demo_cert, d->demo_serial);
     printf("  Demo key:          %s\n", d->demo_key);
+    printf("  HTTP API:          http://%s   (Consul /v1/connect/ca/*, Vault /v1/pki/*)\n",
+           d->http_addr);
     printf("  Read models:       tables rm_roots, rm_issuers, rm_certs, rm_crls; CRL files in %s\n\n",
            d->crl_dir);
     printf("Send a command and read its reply with kcat:\n\n");
@@ -336,12 +387,17 @@ static void announce(const struct dev *d, const char *env_file)
            "    | kcat -P -b %s -t ledgerca.commands.admin -H content-type=application/json\n",
            d->token, d->bootstrap);
     printf("  kcat -C -b %s -t ledgerca.replies -o beginning -e -f '%%k %%s\\n'\n\n", d->bootstrap);
+    printf("Or over HTTP, as Vault's and Consul's clients do:\n\n");
+    printf("  curl -s http://%s/v1/connect/ca/roots\n", d->http_addr);
+    printf("  curl -s -H 'X-Vault-Token: %s' -d '{\"common_name\":\"www.example.com\"}' \\\n"
+           "    http://%s/v1/pki/issue/web\n\n",
+           d->token, d->http_addr);
     printf("Ctrl-C stops everything.\n");
     fflush(stdout);
     if (env_file != NULL && (f = fopen(env_file, "w")) != NULL) {
         fprintf(f, "LEDGERCA_KAFKA_BOOTSTRAP=%s\nLEDGERCA_PG_URI=%s\nLEDGERCA_CLUSTER=%s\n"
-                   "LEDGERCA_KEK_FILE=%s\nLEDGERCA_ROOT_TOKEN=%s\n",
-                d->bootstrap, d->uri, d->cluster, d->kek_path, d->token);
+                   "LEDGERCA_KEK_FILE=%s\nLEDGERCA_ROOT_TOKEN=%s\nLEDGERCA_HTTP_ADDR=%s\n",
+                d->bootstrap, d->uri, d->cluster, d->kek_path, d->token, d->http_addr);
         fclose(f);
     }
 }
@@ -354,6 +410,9 @@ static void teardown(struct dev *d)
     }
     if (d->projector_started) {
         pthread_join(d->projector, NULL);
+    }
+    if (d->api_started) {
+        pthread_join(d->api, NULL);
     }
     lca_kafka_mock_free(d->mock);
     lca_devpg_stop(d->pg); /* removes pg/ */
@@ -383,12 +442,15 @@ int lca_cli_dev(int argc, char **argv)
     struct lca_opt opts[] = {
         {"--env-file", NULL, 0, "write LEDGERCA_* settings to FILE once ready", NULL},
         {"--cluster", "LEDGERCA_CLUSTER", 0, "cluster id (default dc1)", "dc1"},
+        {"--http-addr", NULL, 0, "host:port of the HTTP API (port 0: any free port)",
+         "127.0.0.1:8200"},
         {NULL, NULL, 0, NULL, NULL},
     };
     struct dev d;
     struct lca_err err;
     struct sigaction sa;
-    int rc = lca_opts_parse(argc, argv, opts, "ledgerca dev [--env-file FILE] [--cluster ID]");
+    int rc = lca_opts_parse(argc, argv, opts,
+                            "ledgerca dev [--env-file FILE] [--cluster ID] [--http-addr HOST:PORT]");
 
     if (rc != 0) {
         return rc == 1 ? 0 : 2;
@@ -400,8 +462,10 @@ int lca_cli_dev(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     lca_log_init("dev");
+    lca_json_install_wiping_alloc(); /* API request bodies and replies may carry secrets */
     lca_err_clear(&err);
-    if (setup(&d, &err) != LCA_OK || demo(&d, &err) != LCA_OK) {
+    if (setup(&d, &err) != LCA_OK || demo(&d, &err) != LCA_OK ||
+        start_api(&d, opts[2].value, &err) != LCA_OK) {
         lca_log_err("dev mode could not start", &err);
         teardown(&d);
         return 1;

@@ -1141,3 +1141,23 @@ void lca_kafka_mock_free(struct lca_kmock *m)
     }
     free(m);
 }
+
+int lca_kproducer_high_watermark(struct lca_kproducer *p, const char *topic, int32_t partition,
+                                 int timeout_ms, int64_t *out, struct lca_err *err)
+{
+    int64_t lo = 0, hi = 0;
+    rd_kafka_resp_err_t e =
+        rd_kafka_query_watermark_offsets(p->rk, topic, partition, &lo, &hi, timeout_ms);
+
+    if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || e == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
+        e == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION) {
+        return lca_err_set(err, LCA_ERR_BAD_INPUT, "unknown_partition", "%.200s[%d]: %s", topic,
+                           (int)partition, rd_kafka_err2str(e));
+    }
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return lca_err_set(err, LCA_ERR_RETRIABLE, "kafka", "watermarks of %.200s[%d]: %s", topic,
+                           (int)partition, rd_kafka_err2str(e));
+    }
+    *out = hi;
+    return LCA_OK;
+}

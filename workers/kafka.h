@@ -231,4 +231,10 @@ int lca_kafka_mock_create_topic(struct lca_kmock *m, const char *topic, int part
 /* Stops the mock cluster (clients still connected see their brokers go down). NULL-safe. */
 void lca_kafka_mock_free(struct lca_kmock *m);
 
+/* The high watermark (offset of the next message) of topic/partition, asked of the partition
+ * leader with p's connection (for consumer-lag metrics). Errors: RETRIABLE if no answer in
+ * timeout_ms, BAD_INPUT for an unknown topic or partition. */
+int lca_kproducer_high_watermark(struct lca_kproducer *p, const char *topic, int32_t partition,
+                                 int timeout_ms, int64_t *out, struct lca_err *err) LCA_MUST_USE;
+
 #endif

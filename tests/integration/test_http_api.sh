@@ -25,7 +25,7 @@ e2e_check "signer starts and bootstraps a root" e2e_signer_ready 60
 "$LEDGERCA" projector --pg-uri "$E2E_DB_URI" >"$W/projector.log" 2>&1 &
 E2E_PIDS+=($!)
 "$LEDGERCA" api --listen 127.0.0.1:0 --pg-uri "$E2E_DB_URI" --bootstrap "$E2E_BS" \
-  --conn-timeout 2 --timeout 20000 >"$W/api.log" 2>&1 &
+  --conn-timeout 2 --timeout 20000 --signer-group "$E2E_GROUP" >"$W/api.log" 2>&1 &
 API_PID=$!
 E2E_PIDS+=($API_PID)
 for _ in $(seq 1 100); do
@@ -72,6 +72,16 @@ curl -s "$U/v1/connect/ca/roots?pem=true" >"$W/roots.pem"
 e2e_eq "?pem=true gives the root PEM" \
   "$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["Roots"][0]["RootCert"].strip())' "$W/roots.json")" \
   "$(sed '/^$/d' "$W/roots.pem")"
+
+# ---- 1b. a CRL from the start, as Vault serves one once an issuer exists ----
+
+e2e_eq "GET /v1/pki/crl before any revocation: 200" 200 "$(code GET /v1/pki/crl)"
+openssl crl -inform DER -in "$W/body" -noout -text >"$W/crl0.txt" 2>&1
+e2e_check "the first CRL is a valid, empty CRL v2" grep -q "No Revoked Certificates" "$W/crl0.txt"
+e2e_eq "GET /v1/pki/crl/pem before any revocation: 200" 200 "$(code GET /v1/pki/crl/pem)"
+curl -s "$U/v1/pki/ca/pem" >"$W/ca0.pem"
+e2e_check "the first CRL is signed by the default issuer" \
+  openssl crl -in "$W/body" -CAfile "$W/ca0.pem" -noout
 
 # ---- 2. blocking query across a rotation ----
 
@@ -328,6 +338,23 @@ e2e_check "metrics: failures counted apart" \
 e2e_check "metrics: sign, revoke and durations" bash -c "grep -q 'operation=\"sign\"' '$W/metrics.txt' &&
   grep -q 'operation=\"revoke\"' '$W/metrics.txt' && grep -q '^ledgerca_pki_request_duration_seconds_sum' '$W/metrics.txt'"
 e2e_check "metrics: projector lag" grep -Eq '^ledgerca_projector_lag_events\{cluster="dc1"\} [0-9]+$' "$W/metrics.txt"
+e2e_check "metrics: consumer lag of each command topic" bash -c "
+  grep -Eq '^ledgerca_consumer_lag_messages\{cluster=\"dc1\",group=\"$E2E_GROUP\",topic=\"ledgerca.commands.issue\"\} [0-9]+$' '$W/metrics.txt' &&
+  grep -Eq '^ledgerca_consumer_lag_messages\{.*topic=\"ledgerca.commands.revoke\"\} [0-9]+$' '$W/metrics.txt' &&
+  grep -Eq '^ledgerca_consumer_lag_messages\{.*topic=\"ledgerca.commands.admin\"\} [0-9]+$' '$W/metrics.txt'"
+admin_lag() {
+  curl -s "$U/v1/sys/metrics?format=prometheus" |
+    sed -n 's/^ledgerca_consumer_lag_messages{.*topic="ledgerca.commands.admin"} \([0-9]*\)$/\1/p'
+}
+# the signer paused: three commands wait in Kafka and the lag says so; resumed, it drains to 0
+kill -STOP "$E2E_SIGNER_PID"
+for i in 1 2 3; do
+  e2e_cmd role.write "lag-$E2E_RUN-$i" "{\"name\":\"lag$i\",\"allow_any_name\":true}"
+done | e2e_send "$E2E_TOPIC_ADMIN"
+e2e_eq "metrics: consumer lag counts the commands the paused signer has not decided" 3 "$(admin_lag)"
+kill -CONT "$E2E_SIGNER_PID"
+for _ in $(seq 1 100); do [ "$(admin_lag)" = 0 ] && break; sleep 0.2; done
+e2e_eq "metrics: consumer lag back to 0 once the signer caught up" 0 "$(admin_lag)"
 e2e_check "health: initialized and unsealed" bash -c "curl -s '$U/v1/sys/health' | grep -q '\"initialized\":true,\"sealed\":false'"
 
 e2e_finish

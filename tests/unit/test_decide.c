@@ -264,6 +264,10 @@ static void test_bootstrap(void)
     assert_lints(root->pem);
     assert_lints(def->pem);
     assert_verifies(def->pem, "", root->pem, NULL, 1);
+    /* each issuer publishes an empty CRL as it is created (Vault serves one from the start) */
+    CU_ASSERT_EQUAL(root->crl_number, 1);
+    CU_ASSERT_EQUAL(def->crl_number, 1);
+    CU_ASSERT(def->last_crl_at > 0);
     /* a second bootstrap is refused */
     CU_ASSERT_EQUAL(lca_decide_bootstrap(ca.st, NULL, "dc1", lca_fakeenv_env(ca.fe), &d, &err),
                     LCA_OK);
@@ -558,7 +562,8 @@ static void test_revoke_and_crl(void)
     CU_ASSERT_EQUAL_FATAL(r->n_events, 2);
     CU_ASSERT_EQUAL(r->events[0]->type, LCA_EVT_CERT_REVOKED);
     CU_ASSERT_EQUAL(r->events[1]->type, LCA_EVT_CRL_PUBLISHED);
-    CU_ASSERT_EQUAL(lca_val_map_get_int(r->events[1]->payload, "crl_number", 0), 2);
+    /* 1: the empty CRL published with the issuer, 2: crl.rotate, 3: this revocation */
+    CU_ASSERT_EQUAL(lca_val_map_get_int(r->events[1]->payload, "crl_number", 0), 3);
     der = lca_val_map_get_bin(r->events[1]->payload, "crl", &der_len);
     CU_ASSERT_EQUAL_FATAL(lca_crl_der_to_pem(der, der_len, &crl_pem, &crl_len, &err), LCA_OK);
     assert_verifies(res_str(d, "certificate"), chain, root, crl_pem, 0);
