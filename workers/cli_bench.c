@@ -25,6 +25,7 @@
 #include <openssl/x509v3.h>
 
 #include "bench_e2e.h"
+#include "bench_http.h"
 #include "cert.h"
 #include "cli.h"
 #include "csr.h"
@@ -332,7 +333,9 @@ static void usage(FILE *out)
                  "benchmarks (JSON lines: bench, value, unit, ceiling, ratio):\n"
                  "  engine   P-256 issuance from CSRs and from SPKIs vs the raw crypto ceiling\n"
                  "  e2e      sign over real Kafka + PostgreSQL: throughput, latency, RSS, bytes/cert\n"
-                 "           (ledgerca bench e2e --help)\n");
+                 "           (ledgerca bench e2e --help)\n"
+                 "  http     the HTTP API with wrk: read endpoints, issue/:role vs straight to Kafka\n"
+                 "           (ledgerca bench http --help)\n");
 }
 
 int lca_cli_bench(int argc, char **argv)
@@ -343,6 +346,9 @@ int lca_cli_bench(int argc, char **argv)
     }
     if (argc >= 2 && strcmp(argv[1], "e2e") == 0) {
         return lca_bench_e2e_run(argc - 1, argv + 1);
+    }
+    if (argc >= 2 && strcmp(argv[1], "http") == 0) {
+        return lca_bench_http_run(argc - 1, argv + 1);
     }
     if (argc != 2) {
         usage(stderr);

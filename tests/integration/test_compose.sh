@@ -15,13 +15,19 @@ trap 'rm -rf "$tmp"' EXIT
 # 1. The real file validates, and holds what the deployment needs.
 docker-compose -f "$compose/docker-compose.yml" config -q || fail "docker-compose.yml does not validate"
 services=$(docker-compose -f "$compose/docker-compose.yml" config --services | sort | tr '\n' ' ')
-want="kafka kafka-topics migrate-dc1 migrate-dc2 postgres projector-dc1 projector-dc2 signer-dc1 signer-dc2 "
+want="api-dc1 api-dc2 kafka kafka-topics migrate-dc1 migrate-dc2 postgres projector-dc1 projector-dc2 signer-dc1 signer-dc2 "
 [ "$services" = "$want" ] || fail "services are '$services', want '$want'"
 resolved=$(docker-compose -f "$compose/docker-compose.yml" config)
-for v in LEDGERCA_KAFKA_BOOTSTRAP LEDGERCA_PG_URI LEDGERCA_CLUSTER LEDGERCA_KEK_FILE; do
+for v in LEDGERCA_KAFKA_BOOTSTRAP LEDGERCA_PG_URI LEDGERCA_CLUSTER; do
   n=$(grep -c "^      $v: " <<<"$resolved" || true)
-  [ "$n" -eq 6 ] || fail "$v is set in $n services, want the 6 ledgerca services"
+  [ "$n" -eq 8 ] || fail "$v is set in $n services, want the 8 ledgerca services"
 done
+# the KEK goes to migrate, signer and projector only: the API never unwraps a key
+n=$(grep -c "^      LEDGERCA_KEK_FILE: " <<<"$resolved" || true)
+[ "$n" -eq 6 ] || fail "LEDGERCA_KEK_FILE is set in $n services, want 6 (not the APIs)"
+api=$(docker-compose -f "$compose/docker-compose.yml" config | awk '/^  api-dc1:/{a=1; next} /^  [a-z]/{a=0} a')
+grep -q 'LEDGERCA_HTTP_ADDR: 0.0.0.0:8200' <<<"$api" || fail "api-dc1 does not listen on 0.0.0.0:8200"
+grep -q 'source: kek' <<<"$api" && fail "api-dc1 is given the KEK secret"
 grep -q 'KAFKA_PROCESS_ROLES: broker,controller' <<<"$resolved" || fail "Kafka is not in KRaft mode"
 grep -q 'image: apache/kafka:3\.9' <<<"$resolved" || fail "Kafka image is not apache/kafka 3.9"
 grep -q 'image: postgres:15' <<<"$resolved" || fail "PostgreSQL image is not 15"
