@@ -357,4 +357,33 @@ for _ in $(seq 1 100); do [ "$(admin_lag)" = 0 ] && break; sleep 0.2; done
 e2e_eq "metrics: consumer lag back to 0 once the signer caught up" 0 "$(admin_lag)"
 e2e_check "health: initialized and unsealed" bash -c "curl -s '$U/v1/sys/health' | grep -q '\"initialized\":true,\"sealed\":false'"
 
+# ---- Consul's PUT configuration: a new key type rotates, cross-signed unless forced ----
+
+# roots_after_put BODY: PUT it; prints "<status> <roots> <active key> <intermediates of the active root>"
+roots_after_put() {
+  local st
+  st=$(curl -s -o "$W/put.json" -w '%{http_code}' -X PUT -H "X-Vault-Token: $E2E_TOKEN" -d "$1" \
+    "$U/v1/connect/ca/configuration")
+  sleep 0.2 # the read-your-writes wait covers the write; the snapshot refresh follows within 50 ms
+  python3 - "$U" "$st" <<'EOF'
+import json, sys, urllib.request
+d = json.load(urllib.request.urlopen(sys.argv[1] + "/v1/connect/ca/roots", timeout=30))
+a = [r for r in d["Roots"] if r["Active"]][0]
+print(sys.argv[2], len(d["Roots"]), "%s%s" % (a["PrivateKeyType"], a["PrivateKeyBits"]),
+      len(a["IntermediateCerts"] or []))
+EOF
+}
+before=$(curl -s "$U/v1/connect/ca/roots" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["Roots"]))')
+r=$(roots_after_put '{"Provider":"consul","Config":{"PrivateKeyType":"ec","PrivateKeyBits":384}}')
+echo "# PUT P-384: $r"
+e2e_eq "PUT configuration with a new key type rotates: one more root, P-384, cross-signed twin + intermediate" \
+  "200 $((before + 1)) ec384 2" "$r"
+r=$(roots_after_put '{"Provider":"consul","Config":{"PrivateKeyType":"ec","PrivateKeyBits":256},"ForceWithoutCrossSigning":true}')
+echo "# PUT P-256 forced: $r"
+e2e_eq "ForceWithoutCrossSigning rotates without a cross-signed twin" "200 $((before + 2)) ec256 1" "$r"
+n0=$(events)
+r=$(roots_after_put '{"Provider":"consul","Config":{"LeafCertTTL":"48h"}}')
+e2e_eq "PUT without a key change does not rotate" "200 $((before + 2)) ec256 1" "$r"
+e2e_check "... but records the configuration" bash -c "[ $(events) -gt $n0 ]"
+
 e2e_finish
