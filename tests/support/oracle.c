@@ -17,9 +17,11 @@
  * 398-day limit, which a service-mesh CA does not follow). */
 #define ZLINT_SOURCES "RFC5280,RFC5480,RFC5891,RFC8813,Community"
 
+#define TMP_FILES 32
+
 struct tmpdir {
     char path[64];
-    char files[6][128];
+    char files[TMP_FILES][128];
     int nfiles;
 };
 
@@ -48,7 +50,7 @@ static const char *tmp_write(struct tmpdir *t, const char *name, const char *tex
     char *path;
     FILE *f;
 
-    if (text == NULL || text[0] == '\0' || t->nfiles >= 6) {
+    if (text == NULL || text[0] == '\0' || t->nfiles >= TMP_FILES) {
         return NULL;
     }
     path = t->files[t->nfiles];
@@ -163,6 +165,115 @@ static int verify_certtool(const char *leafchain, const char *roots, const char 
     return 0;
 }
 
+/* Writes each PEM certificate of pem to its own file (prefix0.pem, prefix1.pem, ...) and
+ * appends " <flag> -a <file>" per certificate to args. Returns the count, -1 on failure. */
+static int split_pem(struct tmpdir *t, const char *prefix, const char *pem, const char *flag,
+                     char *args, size_t argslen)
+{
+    static const char begin[] = "-----BEGIN CERTIFICATE-----", end[] = "-----END CERTIFICATE-----";
+    const char *p = pem, *e;
+    char name[32], *one;
+    const char *path;
+    int n = 0;
+    size_t used;
+
+    while (p != NULL && (p = strstr(p, begin)) != NULL && (e = strstr(p, end)) != NULL) {
+        e += sizeof(end) - 1;
+        if ((one = malloc((size_t)(e - p) + 2)) == NULL) {
+            return -1;
+        }
+        memcpy(one, p, (size_t)(e - p));
+        memcpy(one + (e - p), "\n", 2);
+        snprintf(name, sizeof(name), "%s%d.pem", prefix, n);
+        path = tmp_write(t, name, one);
+        free(one);
+        used = strlen(args);
+        if (path == NULL || used + strlen(path) + 16 >= argslen) {
+            return -1;
+        }
+        snprintf(args + used, argslen - used, " %s-a %s", flag, path);
+        n++;
+        p = e;
+    }
+    return n;
+}
+
+/* 1 when a certificate in PEM file f has an Ed25519 key or signature (NSS 3.87 verifies no
+ * Ed25519), 0 when none has, -1 when openssl cannot read it. */
+static int has_ed25519(const char *openssl, const char *f)
+{
+    char cmd[1024], out[ORACLE_OUT_MAX * 4];
+
+    snprintf(cmd, sizeof(cmd), "%s storeutl -noout -text -certs %s", openssl, f);
+    if (run(cmd, out, sizeof(out)) != 0) {
+        return -1;
+    }
+    return strstr(out, "ED25519") != NULL || strstr(out, "Ed25519") != NULL;
+}
+
+/* NSS's usage for the certificate in file leaf: any CA for a CA, else server or client TLS
+ * from its extended key usage (server when it has none). */
+static int nss_usage(const char *openssl, const char *leaf, int *usage)
+{
+    char cmd[1024], out[ORACLE_OUT_MAX];
+
+    snprintf(cmd, sizeof(cmd), "%s x509 -noout -ext basicConstraints,extendedKeyUsage -in %s",
+             openssl, leaf);
+    if (run(cmd, out, sizeof(out)) != 0) {
+        return -1;
+    }
+    if (strstr(out, "CA:TRUE") != NULL) {
+        *usage = 11;
+    } else if (strstr(out, "Extended Key Usage") == NULL ||
+               strstr(out, "TLS Web Server Authentication") != NULL) {
+        *usage = 1;
+    } else if (strstr(out, "TLS Web Client Authentication") != NULL) {
+        *usage = 0;
+    } else if (strstr(out, "E-mail Protection") != NULL) {
+        *usage = 4;
+    } else if (strstr(out, "Code Signing") != NULL) {
+        *usage = 6;
+    } else {
+        *usage = 1;
+    }
+    return 0;
+}
+
+/* NSS vfychain (libpkix, -pp): the leaf, the untrusted chain, the roots as explicit anchors. */
+static int verify_nss(struct tmpdir *t, const char *leaf, const char *leafchain,
+                      const char *roots, const char *leaf_pem, const char *chain_pem,
+                      const char *roots_pem, char *why, size_t whylen)
+{
+    char tool[512], ossl[512], args[3072] = "", cmd[4096], out[ORACLE_OUT_MAX];
+    int rc, usage = 1;
+
+    if (find_tool("vfychain", NULL, tool, sizeof(tool)) != 0) {
+        return fail(why, whylen, "oracle tool missing: vfychain (libnss3-tools)");
+    }
+    if (find_tool("openssl", NULL, ossl, sizeof(ossl)) != 0) {
+        return fail(why, whylen, "oracle tool missing: openssl");
+    }
+    if (split_pem(t, "nss-leaf", leaf_pem, "", args, sizeof(args)) != 1 ||
+        (chain_pem != NULL && split_pem(t, "nss-chain", chain_pem, "", args, sizeof(args)) < 0) ||
+        split_pem(t, "nss-root", roots_pem, "-t ", args, sizeof(args)) < 1) {
+        return fail(why, whylen, "oracle: cannot split the PEM input for vfychain");
+    }
+    rc = has_ed25519(ossl, leafchain);
+    rc = rc == 0 ? has_ed25519(ossl, roots) : rc;
+    if (rc == 1) {
+        return 0; /* Ed25519: NSS cannot judge it; openssl and certtool have */
+    }
+    if (rc < 0 || nss_usage(ossl, leaf, &usage) != 0) {
+        return fail(why, whylen, "oracle: openssl cannot read the input for vfychain");
+    }
+    snprintf(cmd, sizeof(cmd), "%s -pp -u %d%s", tool, usage, args);
+    rc = run(cmd, out, sizeof(out));
+    if (rc != 0 || strstr(out, "Chain is good!") == NULL) {
+        return fail(why, whylen, "NSS vfychain rejected (%d): %s", rc, out);
+    }
+    return 0;
+}
+
 int lca_oracle_verify(const char *leaf_pem, const char *untrusted_chain_pem,
                       const char *trusted_roots_pem, const char *crl_pem, char *why,
                       size_t whylen)
@@ -196,7 +307,10 @@ int lca_oracle_verify(const char *leaf_pem, const char *untrusted_chain_pem,
     if (leaf == NULL || roots == NULL || both == NULL) {
         rc = fail(why, whylen, "oracle: writing temporary files failed");
     } else if (verify_openssl(leaf, chain, roots, crl, why, whylen) == 0 &&
-               verify_certtool(both, roots, crl, why, whylen) == 0) {
+               verify_certtool(both, roots, crl, why, whylen) == 0 &&
+               (crl != NULL ||
+                verify_nss(&t, leaf, both, roots, leaf_pem, untrusted_chain_pem,
+                           trusted_roots_pem, why, whylen) == 0)) {
         rc = 0;
     }
     free(joined);

@@ -3,8 +3,11 @@
  *
  * Our own code is never the judge of our own output: these helpers write the PEM to a private
  * temporary directory (mkdtemp, removed afterwards) and run external tools:
- *   lca_oracle_verify    `openssl verify -x509_strict` AND GnuTLS `certtool --verify`
- *                        (both must accept; NSS is not consulted);
+ *   lca_oracle_verify    `openssl verify -x509_strict` AND GnuTLS `certtool --verify` AND,
+ *                        without a CRL, NSS `vfychain -pp` (libpkix; roots as explicit
+ *                        anchors; usage: any CA for a CA, else TLS server/client from the
+ *                        EKU) — all must accept. NSS 3.87 cannot verify Ed25519, so chains
+ *                        with an Ed25519 key or signature are judged by the other two;
  *   lca_oracle_lint      zlint (RFC 5280/5480/5891/8813 and community lints; see oracle.c
  *                        for why CA/Browser Forum lints are excluded): fails on error/fatal,
  *                        prints warn/notice findings to stderr;
