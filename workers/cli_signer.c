@@ -25,6 +25,8 @@ int lca_cli_signer(int argc, char **argv)
         {"--cluster", "LEDGERCA_CLUSTER", 0, "cluster id (default dc1)", "dc1"},
         {"--kek-file", "LEDGERCA_KEK_FILE", 0, "key-encryption key file (32 bytes or 64 hex)", NULL},
         {"--group", "LEDGERCA_SIGNER_GROUP", 0, "consumer group (default ledgerca-signer-<cluster>)", NULL},
+        {"--topic-suffix", "LEDGERCA_TOPIC_SUFFIX", 0,
+         "suffix of the command topics, e.g. .dc2 (clusters sharing one Kafka)", NULL},
         {"--max-batch", "LEDGERCA_MAX_BATCH", 0, "commands per transaction (default 500)", "500"},
         {"--no-bootstrap", NULL, 1, "do not create a root when the log has none", NULL},
         {"--insecure-no-auth", "LEDGERCA_INSECURE_NO_AUTH", 1,
@@ -50,9 +52,10 @@ int lca_cli_signer(int argc, char **argv)
     o.cluster = opts[2].value;
     o.kek_file = opts[3].value;
     o.group = opts[4].value;
-    o.max_batch = (size_t)strtoul(opts[5].value, NULL, 10);
-    o.no_bootstrap = opts[6].value != NULL && strcmp(opts[6].value, "0") != 0;
-    o.no_auth = opts[7].value != NULL && strcmp(opts[7].value, "0") != 0;
+    o.topic_suffix = opts[5].value;
+    o.max_batch = (size_t)strtoul(opts[6].value, NULL, 10);
+    o.no_bootstrap = opts[7].value != NULL && strcmp(opts[7].value, "0") != 0;
+    o.no_auth = opts[8].value != NULL && strcmp(opts[8].value, "0") != 0;
     o.stop = &g_stop;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;

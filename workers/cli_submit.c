@@ -42,6 +42,8 @@
 struct submit_opts {
     const char *bootstrap;
     const char *topic;    /* override, may be NULL */
+    const char *suffix;   /* --topic-suffix: appended to the type's topic (may be NULL) */
+    char topic_buf[192];  /* the type's topic with the suffix */
     const char *type;     /* --type */
     const char *payload;  /* --payload JSON text */
     const char *file;     /* --file path, or "-" for stdin */
@@ -62,6 +64,8 @@ static void usage(FILE *out)
             "  --payload JSON    the command's payload object (default {})\n"
             "  --file F, -       read a whole envelope (JSON object) from F or stdin\n"
             "  --topic T         publish on T instead of the type's topic\n"
+            "  --topic-suffix S  append S to the type's topic, e.g. .dc2 for cluster dc2's\n"
+            "                    signers (env LEDGERCA_TOPIC_SUFFIX)\n"
             "  --timeout D       how long to wait for the reply: 500ms, 30s, 2m (default 30s)\n"
             "  --bootstrap B     Kafka bootstrap servers (env LEDGERCA_KAFKA_BOOTSTRAP)\n"
             "  --token T         authorization token (env LEDGERCA_TOKEN)\n"
@@ -98,11 +102,13 @@ static int parse_args(int argc, char **argv, struct submit_opts *o)
     memset(o, 0, sizeof(*o));
     o->bootstrap = getenv("LEDGERCA_KAFKA_BOOTSTRAP");
     o->token = getenv("LEDGERCA_TOKEN");
+    o->suffix = getenv("LEDGERCA_TOPIC_SUFFIX");
     o->timeout_ms = 30000;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         const char **slot = strcmp(a, "--bootstrap") == 0 ? &o->bootstrap
                             : strcmp(a, "--topic") == 0   ? &o->topic
+                            : strcmp(a, "--topic-suffix") == 0 ? &o->suffix
                             : strcmp(a, "--type") == 0    ? &o->type
                             : strcmp(a, "--payload") == 0 ? &o->payload
                             : strcmp(a, "--file") == 0    ? &o->file
@@ -266,7 +272,7 @@ static int complete_envelope(const struct submit_opts *o, struct lca_val *env)
 }
 
 /* The topic for the envelope's type (or the override); NULL for an unknown type. */
-static const char *command_topic(const struct submit_opts *o, const struct lca_val *env)
+static const char *command_topic(struct submit_opts *o, const struct lca_val *env)
 {
     enum lca_cmd_type t = lca_catalog_cmd_from_name(lca_val_map_get_str(env, "type"));
 
@@ -278,7 +284,9 @@ static const char *command_topic(const struct submit_opts *o, const struct lca_v
                 lca_val_map_get_str(env, "type") != NULL ? lca_val_map_get_str(env, "type") : "");
         return NULL;
     }
-    return lca_catalog_topic_name(lca_catalog_cmd_topic(t));
+    snprintf(o->topic_buf, sizeof(o->topic_buf), "%s%s",
+             lca_catalog_topic_name(lca_catalog_cmd_topic(t)), o->suffix != NULL ? o->suffix : "");
+    return o->topic_buf;
 }
 
 static int64_t mono_ms(void)

@@ -712,14 +712,28 @@ out:
 
 static int open_all(struct signer *s, struct lca_err *err)
 {
-    static const char *const topics[] = {LCA_KAFKA_TOPIC_ISSUE, LCA_KAFKA_TOPIC_REVOKE,
-                                         LCA_KAFKA_TOPIC_ADMIN};
+    static const char *const base[] = {LCA_KAFKA_TOPIC_ISSUE, LCA_KAFKA_TOPIC_REVOKE,
+                                       LCA_KAFKA_TOPIC_ADMIN};
+    const char *suffix = s->o->topic_suffix != NULL ? s->o->topic_suffix : "";
+    char names[3][160];
+    const char *topics[3];
     struct lca_kconsumer_hooks hooks;
+    size_t i;
 
     /* answer within milliseconds when idle: a fetch returns at once when data is there, and
      * otherwise waits at most 10 ms (librdkafka's default of 500 ms dominated latency) */
     static const char *const conf[] = {"fetch.wait.max.ms", "10", NULL};
 
+    if (strlen(suffix) > 64 || strspn(suffix, "abcdefghijklmnopqrstuvwxyz"
+                                               "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+                                   strlen(suffix)) {
+        return lca_err_set(err, LCA_ERR_BAD_INPUT, "bad_topic_suffix",
+                           "the topic suffix may hold at most 64 of [A-Za-z0-9._-]");
+    }
+    for (i = 0; i < 3; i++) {
+        snprintf(names[i], sizeof(names[i]), "%s%s", base[i], suffix);
+        topics[i] = names[i];
+    }
     memset(&hooks, 0, sizeof(hooks));
     hooks.ctx = s;
     hooks.conf = conf;
@@ -741,6 +755,8 @@ static int open_all(struct signer *s, struct lca_err *err)
     if (rebuild(s, err) != LCA_OK ||
         (!lca_state_bootstrapped(s->st) && !s->o->no_bootstrap && ca_bootstrap(s, err) != LCA_OK) ||
         lca_kafka_ensure_topics(s->o->bootstrap, err) != LCA_OK ||
+        (suffix[0] != '\0' &&
+         lca_kafka_create_topics(s->o->bootstrap, topics, 3, LCA_KAFKA_PARTITIONS, 30000, err) != LCA_OK) ||
         lca_kproducer_new(s->o->bootstrap, NULL, &s->prod, err) != LCA_OK ||
         relay_outbox(s, err) != LCA_OK /* replies a crashed predecessor did not send */ ||
         lca_kconsumer_new(s->o->bootstrap, s->group, topics, 3, &hooks, &s->cons, err) !=

@@ -38,6 +38,10 @@ struct lca_signer_opts {
     const char *cluster;   /* cluster id, e.g. "dc1" */
     const char *kek_file;  /* operator key-encryption key (LEDGERCA_KEK_FILE) */
     const char *group;     /* consumer group; NULL: "ledgerca-signer-<cluster>" */
+    const char *topic_suffix; /* appended to the three command topics (NULL or "": none), e.g.
+                                 ".dc2" when several clusters share one Kafka: each cluster's
+                                 signers then consume ledgerca.commands.<kind>.dc2 only; the
+                                 topics are created when missing */
     size_t max_batch;      /* commands per transaction (0: 500) */
     int poll_ms;           /* wait for a first message (0: 50 ms) */
     int no_bootstrap;      /* 1: do not create a root when the log has none */
