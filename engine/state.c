@@ -767,6 +767,7 @@ static evolve_fn handler(enum lca_evt_type t)
     case LCA_EVT_TIDIED:
         return ev_tidied;
     case LCA_EVT_COMMAND_REJECTED:
+    case LCA_EVT_REVOCATION_FORWARDED: /* the owning cluster records the revocation */
         return ev_rejected;
     default:
         return NULL;
@@ -799,7 +800,8 @@ int lca_state_evolve(struct lca_state *st, int64_t position, const struct lca_ev
         st->position = position;
     }
     if (ev->type != LCA_EVT_CERT_ISSUED && ev->type != LCA_EVT_CERT_REVOKED &&
-        ev->type != LCA_EVT_CRL_PUBLISHED && ev->type != LCA_EVT_COMMAND_REJECTED) {
+        ev->type != LCA_EVT_CRL_PUBLISHED && ev->type != LCA_EVT_COMMAND_REJECTED &&
+        ev->type != LCA_EVT_REVOCATION_FORWARDED) {
         st->ca_version++;
     }
     return LCA_OK;
@@ -832,6 +834,7 @@ int lca_state_stream(const struct lca_state *st, const struct lca_event *ev,
         *version = (int32_t)lca_val_map_get_int(ev->payload, "crl_number", 0);
         return *version > 0 ? LCA_OK : bad(NULL, "CRL event without number");
     case LCA_EVT_COMMAND_REJECTED:
+    case LCA_EVT_REVOCATION_FORWARDED:
         snprintf(stream, len, "cmd:%s", command_id != NULL ? command_id : "");
         *version = 1;
         return LCA_OK;

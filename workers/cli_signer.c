@@ -31,6 +31,8 @@ int lca_cli_signer(int argc, char **argv)
         {"--no-bootstrap", NULL, 1, "do not create a root when the log has none", NULL},
         {"--insecure-no-auth", "LEDGERCA_INSECURE_NO_AUTH", 1,
          "accept commands without checking tokens (isolated tests only)", NULL},
+        {"--forward-revocations", "LEDGERCA_FORWARD_REVOCATIONS", 1,
+         "hand a revoke of a serial this cluster never issued to the aggregator", NULL},
         {NULL, NULL, 0, NULL, NULL},
     };
     struct lca_signer_opts o;
@@ -56,6 +58,7 @@ int lca_cli_signer(int argc, char **argv)
     o.max_batch = (size_t)strtoul(opts[6].value, NULL, 10);
     o.no_bootstrap = opts[7].value != NULL && strcmp(opts[7].value, "0") != 0;
     o.no_auth = opts[8].value != NULL && strcmp(opts[8].value, "0") != 0;
+    o.forward_revocations = opts[9].value != NULL && strcmp(opts[9].value, "0") != 0;
     o.stop = &g_stop;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;

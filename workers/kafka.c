@@ -1161,3 +1161,47 @@ int lca_kproducer_high_watermark(struct lca_kproducer *p, const char *topic, int
     *out = hi;
     return LCA_OK;
 }
+
+/* ---- multi-cluster helpers (relay, aggregator, forwarded revocations) ---- */
+
+int lca_kmsg_header(const struct lca_kmsg *m, const char *name, const void **value, size_t *len)
+{
+    rd_kafka_headers_t *hdrs = NULL;
+    const void *hv = NULL;
+    size_t hl = 0;
+
+    if (m == NULL || m->handle == NULL || name == NULL ||
+        rd_kafka_message_headers((rd_kafka_message_t *)m->handle, &hdrs) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR ||
+        rd_kafka_header_get_last(hdrs, name, &hv, &hl) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return 0;
+    }
+    if (value != NULL) {
+        *value = hv;
+    }
+    if (len != NULL) {
+        *len = hl;
+    }
+    return 1;
+}
+
+int lca_kproducer_topics(struct lca_kproducer *p, const char *prefix, lca_ktopic_cb *cb,
+                         void *ctx, int timeout_ms, struct lca_err *err)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e;
+    size_t plen = strlen(prefix);
+    int t;
+
+    if ((e = rd_kafka_metadata(p->rk, 1, NULL, &md, timeout_ms)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return lca_err_set(err, LCA_ERR_RETRIABLE, "kafka", "metadata: %s", rd_kafka_err2str(e));
+    }
+    for (t = 0; t < md->topic_cnt; t++) {
+        if (md->topics[t].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+            strncmp(md->topics[t].topic, prefix, plen) == 0) {
+            cb(ctx, md->topics[t].topic, md->topics[t].partition_cnt);
+        }
+    }
+    rd_kafka_metadata_destroy(md);
+    return LCA_OK;
+}

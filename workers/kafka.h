@@ -237,4 +237,21 @@ void lca_kafka_mock_free(struct lca_kmock *m);
 int lca_kproducer_high_watermark(struct lca_kproducer *p, const char *topic, int32_t partition,
                                  int timeout_ms, int64_t *out, struct lca_err *err) LCA_MUST_USE;
 
+/* ---- multi-cluster helpers ---- */
+
+/* Topic of the revocations a cluster forwards (signer --forward-revocations) to the aggregator. */
+#define LCA_KAFKA_TOPIC_REVOKE_FORWARD "ledgerca.revoke-forward"
+/* Prefix of the relayed event topics: ledgerca.events.<cluster> (see workers/relay.h). */
+#define LCA_KAFKA_TOPIC_EVENTS_PREFIX "ledgerca.events."
+
+/* The last header `name` of a consumed message: returns 1 and sets *value and *len (borrowed from
+ * the message, valid until its release; either may be NULL) when present, else 0. */
+int lca_kmsg_header(const struct lca_kmsg *m, const char *name, const void **value, size_t *len);
+
+/* Calls cb for every topic whose name starts with prefix, from one metadata request made
+ * with p's connection. Errors: RETRIABLE if no answer in timeout_ms. */
+typedef void lca_ktopic_cb(void *ctx, const char *topic, int partitions);
+int lca_kproducer_topics(struct lca_kproducer *p, const char *prefix, lca_ktopic_cb *cb,
+                         void *ctx, int timeout_ms, struct lca_err *err) LCA_MUST_USE;
+
 #endif

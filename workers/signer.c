@@ -308,6 +308,128 @@ static int decide_authorized(struct signer *s, const struct lca_command *cmd,
     return lca_decide(s->st, cmd, lca_osslenv_env(s->oe), d, err);
 }
 
+/* ---- cross-cluster revocation (--forward-revocations; README "Multi-cluster") ---- */
+
+/* A revoke of a serial this cluster never issued is handed to the aggregator instead of being
+ * rejected: in the command's own transaction, a RevocationForwarded event, the dedupe row (its
+ * recorded reply says "forwarded" and is never sent to the client) and an outbox message to
+ * ledgerca.revoke-forward carrying the command with a `forwarded-from` header. The aggregator
+ * produces it to the owning cluster, whose reply is the client's only one. A redelivery finds
+ * the dedupe row and re-sends the forward (the aggregator dedupes by command id), never a
+ * reply. A command that already carries `forwarded-from` is decided normally (not_found). */
+static int forward_wanted(const struct signer *s, const struct lca_command *cmd,
+                          const struct lca_decision *d)
+{
+    return s->o->forward_revocations && !cmd->forwarded && cmd->type == LCA_CMD_REVOKE &&
+           d->rejected && strcmp(d->code, "not_found") == 0;
+}
+
+/* The command as JSON (the wire form a client sends), token included: the owner checks it. */
+static int forward_encode(const struct lca_command *cmd, char **out, size_t *len,
+                          struct lca_err *err)
+{
+    struct lca_val *m = lca_val_new_map();
+    int rc;
+
+    lca_val_map_set_str(m, "command_id", cmd->command_id);
+    lca_val_map_set_str(m, "type", lca_catalog_cmd_name(cmd->type));
+    lca_val_map_set_str(m, "correlation_id", cmd->correlation_id);
+    lca_val_map_set_str(m, "reply_to", cmd->reply_to);
+    if (cmd->token != NULL) {
+        lca_val_map_set_str(m, "token", cmd->token);
+    }
+    lca_val_map_set(m, "payload", lca_val_clone(cmd->payload));
+    rc = lca_json_encode(m, out, len, err);
+    lca_val_free(m); /* the encoder wipes its buffers; the tree's token copy goes with it */
+    return rc;
+}
+
+static int forward_reply(const char *reply, size_t len)
+{
+    struct lca_val *v = NULL;
+    struct lca_err ignored;
+    const char *st;
+    int yes;
+
+    lca_err_clear(&ignored);
+    if (lca_json_decode(reply, len, NULL, &v, &ignored) != LCA_OK) {
+        return 0;
+    }
+    st = lca_val_map_get_str(v, "status");
+    yes = st != NULL && strcmp(st, "forwarded") == 0;
+    lca_val_free(v);
+    return yes;
+}
+
+static int add_events(struct signer *s, const struct lca_command *cmd,
+                      const struct lca_decision *d, struct lca_err *err);
+
+static int add_forward(struct signer *s, const struct lca_command *cmd, const uint8_t id[16],
+                       struct lca_err *err)
+{
+    struct lca_val *p = lca_val_new_map(), *r = lca_val_new_map();
+    struct lca_event *ev = NULL;
+    struct lca_decision d;
+    char *reply = NULL, *fwd = NULL;
+    size_t reply_len = 0, fwd_len = 0;
+    int rc = LCA_FAIL;
+
+    lca_val_map_set_str(p, "serial_number", lca_val_map_get_str(cmd->payload, "serial_number"));
+    lca_val_map_set_str(p, "forwarded_to", LCA_KAFKA_TOPIC_REVOKE_FORWARD);
+    lca_val_map_set_str(r, "command_id", cmd->command_id);
+    lca_val_map_set_str(r, "correlation_id", cmd->correlation_id);
+    lca_val_map_set_str(r, "type", lca_catalog_cmd_name(cmd->type));
+    lca_val_map_set_str(r, "status", "forwarded");
+    lca_val_map_set_str(r, "forwarded_to", LCA_KAFKA_TOPIC_REVOKE_FORWARD);
+    memset(&d, 0, sizeof(d));
+    d.events = &ev;
+    d.n_events = 1;
+    if ((ev = lca_event_new(LCA_EVT_REVOCATION_FORWARDED, p)) == NULL) {
+        lca_err_set(err, LCA_ERR_FATAL, "oom", "out of memory");
+        goto out;
+    }
+    if (lca_json_encode(r, &reply, &reply_len, err) != LCA_OK ||
+        forward_encode(cmd, &fwd, &fwd_len, err) != LCA_OK ||
+        lca_pgbatch_add_command(s->batch, id, (const uint8_t *)reply, reply_len, NULL, err) !=
+            LCA_OK ||
+        add_events(s, cmd, &d, err) != LCA_OK ||
+        lca_pgbatch_add_outbox(s->batch, LCA_KAFKA_TOPIC_REVOKE_FORWARD,
+                               (const uint8_t *)cmd->command_id, strlen(cmd->command_id),
+                               (const uint8_t *)fwd, fwd_len, NULL, 0, err) != LCA_OK) {
+        goto out;
+    }
+    lca_log(LCA_LOG_INFO, "revocation forwarded", "command_id=%s", cmd->command_id);
+    rc = LCA_OK;
+out:
+    if (fwd != NULL) {
+        OPENSSL_cleanse(fwd, fwd_len);
+    }
+    free(fwd);
+    free(reply);
+    lca_event_free(ev);
+    lca_val_free(r);
+    return rc;
+}
+
+/* A redelivered forwarded command: the forward again (same command, same effect). */
+static int resend_forward(struct signer *s, const struct lca_command *cmd, struct lca_err *err)
+{
+    struct lca_kheader h[2] = {{"content-type", "application/json", 16},
+                               {"forwarded-from", s->o->cluster, strlen(s->o->cluster)}};
+    char *fwd = NULL;
+    size_t len = 0;
+    int rc;
+
+    if (forward_encode(cmd, &fwd, &len, err) != LCA_OK) {
+        return LCA_FAIL;
+    }
+    rc = lca_kproducer_send(s->prod, LCA_KAFKA_TOPIC_REVOKE_FORWARD, cmd->command_id,
+                            strlen(cmd->command_id), fwd, len, h, 2, err);
+    OPENSSL_cleanse(fwd, len);
+    free(fwd);
+    return rc;
+}
+
 /* ---- one command ---- */
 
 static int add_events(struct signer *s, const struct lca_command *cmd,
@@ -354,6 +476,10 @@ static int process_command(struct signer *s, const struct lca_command *cmd, stru
     }
     if (decide_authorized(s, cmd, &d, err) != LCA_OK) {
         return LCA_FAIL;
+    }
+    if (forward_wanted(s, cmd, d)) {
+        lca_decision_free(d);
+        return add_forward(s, cmd, id, err);
     }
     if (reply_encode(cmd, d, d->rejected ? "rejected" : "ok", d->rejected ? d->code : NULL,
                      d->reason, &reply, &reply_len, err) != LCA_OK ||
@@ -425,9 +551,12 @@ struct relay {
 static int relay_one(void *ctx, const struct lca_outbox_msg *m, struct lca_err *err)
 {
     struct relay *r = ctx;
-    struct lca_kheader h = {"content-type", "application/json", 16};
+    const char *cl = r->s->o->cluster;
+    struct lca_kheader h[2] = {{"content-type", "application/json", 16},
+                               {"forwarded-from", cl, strlen(cl)}};
+    size_t nh = strcmp(m->topic, LCA_KAFKA_TOPIC_REVOKE_FORWARD) == 0 ? 2 : 1;
 
-    if (lca_kproducer_send(r->s->prod, m->topic, m->key, m->key_len, m->payload, m->len, &h, 1,
+    if (lca_kproducer_send(r->s->prod, m->topic, m->key, m->key_len, m->payload, m->len, h, nh,
                            err) != LCA_OK) {
         return LCA_FAIL;
     }
@@ -477,6 +606,12 @@ static int resend_duplicates(struct signer *s, struct lca_command **cmds, size_t
             continue;
         }
         s->n_dups++;
+        if (forward_reply((const char *)reply, len)) {
+            if (resend_forward(s, cmds[i], err) != LCA_OK) {
+                return LCA_FAIL;
+            }
+            continue;
+        }
         lca_log(LCA_LOG_INFO, "duplicate command: recorded reply sent again", "command_id=%s",
                 cmds[i]->command_id);
         if (lca_kproducer_send(s->prod, cmds[i]->reply_to, cmds[i]->correlation_id,
@@ -529,6 +664,7 @@ static int parse_all(struct signer *s, const struct lca_kmsg *msgs, size_t n,
             dead++;
             continue;
         }
+        c->forwarded = lca_kmsg_header(&msgs[i], "forwarded-from", NULL, NULL);
         b->cmds[b->n++] = c;
     }
     if (dead > 0 && lca_kproducer_flush(s->prod, 30000, err) != LCA_OK) {

@@ -47,6 +47,9 @@ struct lca_signer_opts {
     int no_bootstrap;      /* 1: do not create a root when the log has none */
     int no_auth;           /* 1: skip token checks (every command acts as Operator) — for
                               isolated test set-ups only; the default checks every token */
+    int forward_revocations; /* 1: a revoke of a serial this cluster never issued goes to
+                                ledgerca.revoke-forward (RevocationForwarded) instead of a
+                                not_found rejection; see signer.c */
     volatile sig_atomic_t *stop; /* set by the signal handler */
 };
 
