@@ -430,6 +430,16 @@ static int resend_forward(struct signer *s, const struct lca_command *cmd, struc
     return rc;
 }
 
+/* The forward topic, created when missing (the outbox relay must not fail on it). */
+static int forward_topic(const struct signer *s, struct lca_err *err)
+{
+    static const char *const t[] = {LCA_KAFKA_TOPIC_REVOKE_FORWARD};
+
+    return !s->o->forward_revocations
+               ? LCA_OK
+               : lca_kafka_create_topics(s->o->bootstrap, t, 1, LCA_KAFKA_PARTITIONS, 30000, err);
+}
+
 /* ---- one command ---- */
 
 static int add_events(struct signer *s, const struct lca_command *cmd,
@@ -891,6 +901,7 @@ static int open_all(struct signer *s, struct lca_err *err)
     if (rebuild(s, err) != LCA_OK ||
         (!lca_state_bootstrapped(s->st) && !s->o->no_bootstrap && ca_bootstrap(s, err) != LCA_OK) ||
         lca_kafka_ensure_topics(s->o->bootstrap, err) != LCA_OK ||
+        forward_topic(s, err) != LCA_OK ||
         (suffix[0] != '\0' &&
          lca_kafka_create_topics(s->o->bootstrap, topics, 3, LCA_KAFKA_PARTITIONS, 30000, err) != LCA_OK) ||
         lca_kproducer_new(s->o->bootstrap, NULL, &s->prod, err) != LCA_OK ||

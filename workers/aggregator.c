@@ -1,0 +1,965 @@
+/* aggregator — every cluster's events to unified CRLs; forwarded revocations (aggregator.h). */
+#include "aggregator.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+#include <openssl/crypto.h>
+
+#include "aggcrl.h"
+#include "command.h"
+#include "fedlog.h"
+#include "json.h"
+#include "kafka.h"
+#include "log.h"
+#include "osslenv.h"
+#include "pgstore.h"
+
+#define MAX_CLUSTERS 256
+#define EVENTS_REGEX "^ledgerca\\.events\\..*"
+
+struct cursor {
+    char cluster[65];
+    struct lca_fedlog_cursor c;
+    int dirty;
+};
+
+struct pend_crl {
+    char cluster[65];
+    char issuer_id[64];
+    uint8_t *der;
+    size_t len;
+    int64_t number, this_update, next_update;
+};
+
+struct agg {
+    const struct lca_aggregator_opts *o;
+    char group[128];
+    uint8_t kek[32];
+    struct lca_pgstore *store;
+    struct lca_aggcrl *crl;
+    struct lca_kconsumer *cons;
+    struct lca_kproducer *prod;
+    struct cursor cur[MAX_CLUSTERS];
+    size_t n_cur;
+    struct pend_crl *crls;
+    size_t n_crls, cap_crls;
+    uint64_t folded, dups, refused, forwards;
+};
+
+/* ---- SQL helpers ---- */
+
+static PGresult *q(struct agg *a, const char *what, const char *sql, int n,
+                   const char *const *v, const int *lens, const int *fmts, struct lca_err *err)
+{
+    PGconn *c = lca_pgstore_conn(a->store, err);
+    PGresult *res;
+    ExecStatusType s;
+
+    if (c == NULL) {
+        return NULL;
+    }
+    res = PQexecParams(c, sql, n, NULL, v, lens, fmts, 0);
+    s = PQresultStatus(res);
+    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+        (void)lca_pgstore_pg_err(c, res, what, err);
+        PQclear(res);
+        return NULL;
+    }
+    return res;
+}
+
+/* Runs a statement; *rows (may be NULL) gets the number of rows it touched. */
+static int x(struct agg *a, const char *what, const char *sql, int n, const char *const *v,
+             const int *lens, const int *fmts, long *rows, struct lca_err *err)
+{
+    PGresult *res = q(a, what, sql, n, v, lens, fmts, err);
+
+    if (res == NULL) {
+        return LCA_FAIL;
+    }
+    if (rows != NULL) {
+        *rows = strtol(PQcmdTuples(res), NULL, 10);
+    }
+    PQclear(res);
+    return LCA_OK;
+}
+
+static void i64(char buf[24], int64_t v)
+{
+    snprintf(buf, 24, "%" PRId64, v);
+}
+
+/* ---- cursors ---- */
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+static int load_cursors(struct agg *a, struct lca_err *err)
+{
+    PGresult *res = q(a, "agg_clusters read",
+                      "SELECT cluster, position, encode(hash, 'hex') FROM agg_clusters", 0, NULL,
+                      NULL, NULL, err);
+    int r;
+    size_t i;
+
+    if (res == NULL) {
+        return LCA_FAIL;
+    }
+    a->n_cur = 0;
+    for (r = 0; r < PQntuples(res) && a->n_cur < MAX_CLUSTERS; r++) {
+        struct cursor *c = &a->cur[a->n_cur++];
+        const char *h = PQgetvalue(res, r, 2);
+        memset(c, 0, sizeof(*c));
+        snprintf(c->cluster, sizeof(c->cluster), "%s", PQgetvalue(res, r, 0));
+        c->c.position = strtoll(PQgetvalue(res, r, 1), NULL, 10);
+        for (i = 0; i < LCA_FEDLOG_HASH_LEN && strlen(h) == 64; i++) {
+            c->c.hash[i] = (uint8_t)(hexval(h[2 * i]) << 4 | hexval(h[2 * i + 1]));
+        }
+    }
+    PQclear(res);
+    return LCA_OK;
+}
+
+static struct cursor *cursor_of(struct agg *a, const char *cluster, struct lca_err *err)
+{
+    size_t i;
+
+    for (i = 0; i < a->n_cur; i++) {
+        if (strcmp(a->cur[i].cluster, cluster) == 0) {
+            return &a->cur[i];
+        }
+    }
+    if (a->n_cur == MAX_CLUSTERS) {
+        (void)lca_err_set(err, LCA_ERR_FATAL, "too_many_clusters", "aggregator: over %d",
+                          MAX_CLUSTERS);
+        return NULL;
+    }
+    memset(&a->cur[a->n_cur], 0, sizeof(a->cur[0]));
+    snprintf(a->cur[a->n_cur].cluster, sizeof(a->cur[0].cluster), "%s", cluster);
+    lca_log(LCA_LOG_INFO, "new cluster", "cluster=%s", cluster);
+    return &a->cur[a->n_cur++];
+}
+
+static int flush_cursors(struct agg *a, struct lca_err *err)
+{
+    size_t i;
+
+    for (i = 0; i < a->n_cur; i++) {
+        char pos[24];
+        const char *v[3] = {a->cur[i].cluster, pos, (const char *)a->cur[i].c.hash};
+        int lens[3] = {0, 0, LCA_FEDLOG_HASH_LEN}, fmts[3] = {0, 0, 1};
+        if (!a->cur[i].dirty) {
+            continue;
+        }
+        i64(pos, a->cur[i].c.position);
+        if (x(a, "agg_clusters upsert",
+              "INSERT INTO agg_clusters (cluster, position, hash) VALUES ($1, $2::bigint, "
+              "$3::bytea) ON CONFLICT (cluster) DO UPDATE SET position = EXCLUDED.position, "
+              "hash = EXCLUDED.hash, updated_at = clock_timestamp()",
+              3, v, lens, fmts, NULL, err) != LCA_OK) {
+            return LCA_FAIL;
+        }
+    }
+    return LCA_OK;
+}
+
+static void cursors_clean(struct agg *a)
+{
+    size_t i;
+
+    for (i = 0; i < a->n_cur; i++) {
+        a->cur[i].dirty = 0;
+    }
+}
+
+/* ---- per-cluster CRLs of the batch (the latest per cluster and issuer) ---- */
+
+static void crls_clear(struct agg *a)
+{
+    size_t i;
+
+    for (i = 0; i < a->n_crls; i++) {
+        free(a->crls[i].der);
+    }
+    a->n_crls = 0;
+}
+
+static int remember_crl(struct agg *a, const char *cluster, const struct lca_fedlog_change *c,
+                        struct lca_err *err)
+{
+    struct pend_crl *p = NULL;
+    size_t i;
+
+    for (i = 0; i < a->n_crls && p == NULL; i++) {
+        if (strcmp(a->crls[i].cluster, cluster) == 0 &&
+            strcmp(a->crls[i].issuer_id, c->view.crl.issuer_id) == 0) {
+            p = &a->crls[i];
+            free(p->der);
+        }
+    }
+    if (p == NULL) {
+        if (a->n_crls == a->cap_crls) {
+            size_t cap = a->cap_crls ? a->cap_crls * 2 : 8;
+            struct pend_crl *n = realloc(a->crls, cap * sizeof(*n));
+            if (n == NULL) {
+                return lca_err_set(err, LCA_ERR_FATAL, "oom", "aggregator: out of memory");
+            }
+            a->crls = n;
+            a->cap_crls = cap;
+        }
+        p = &a->crls[a->n_crls++];
+        snprintf(p->cluster, sizeof(p->cluster), "%s", cluster);
+        snprintf(p->issuer_id, sizeof(p->issuer_id), "%s", c->view.crl.issuer_id);
+    }
+    p->der = malloc(c->view.crl.der_len + 1);
+    if (p->der == NULL) {
+        a->n_crls--;
+        return lca_err_set(err, LCA_ERR_FATAL, "oom", "aggregator: out of memory");
+    }
+    memcpy(p->der, c->view.crl.der, c->view.crl.der_len);
+    p->len = c->view.crl.der_len;
+    p->number = c->view.crl.crl_number;
+    p->this_update = c->view.crl.this_update;
+    p->next_update = c->view.crl.next_update;
+    return LCA_OK;
+}
+
+static int flush_crls(struct agg *a, struct lca_err *err)
+{
+    size_t i;
+
+    for (i = 0; i < a->n_crls; i++) {
+        struct pend_crl *p = &a->crls[i];
+        char num[24], tu[24], nu[24];
+        const char *v[6] = {p->cluster, p->issuer_id, num, (const char *)p->der, tu, nu};
+        int lens[6] = {0, 0, 0, (int)p->len, 0, 0}, fmts[6] = {0, 0, 0, 1, 0, 0};
+        i64(num, p->number);
+        i64(tu, p->this_update);
+        i64(nu, p->next_update);
+        if (x(a, "agg_cluster_crls upsert",
+              "INSERT INTO agg_cluster_crls (cluster, issuer_id, crl_number, der, this_update, "
+              "next_update) VALUES ($1, $2, $3::bigint, $4::bytea, $5::bigint, $6::bigint) "
+              "ON CONFLICT (cluster, issuer_id) DO UPDATE SET crl_number = EXCLUDED.crl_number, "
+              "der = EXCLUDED.der, this_update = EXCLUDED.this_update, next_update = "
+              "EXCLUDED.next_update WHERE agg_cluster_crls.crl_number < EXCLUDED.crl_number",
+              6, v, lens, fmts, NULL, err) != LCA_OK) {
+            return LCA_FAIL;
+        }
+    }
+    return LCA_OK;
+}
+
+/* ---- the fold's rows ---- */
+
+static int put_issuer(struct agg *a, const char *cluster, const struct lca_fedlog_change *c,
+                      struct lca_err *err)
+{
+    const char *v[4] = {c->issuer.id, c->issuer.key_id, (const char *)c->issuer.der, cluster};
+    int lens[4] = {0, 0, (int)c->issuer.der_len, 0}, fmts[4] = {0, 0, 1, 0};
+
+    return x(a, "agg_issuers insert",
+             "INSERT INTO agg_issuers (issuer_id, key_id, certificate, cluster) VALUES ($1, $2, "
+             "$3::bytea, $4) ON CONFLICT (issuer_id) DO NOTHING",
+             4, v, lens, fmts, NULL, err);
+}
+
+static int put_cert(struct agg *a, const char *cluster, const struct lca_fedlog_change *c,
+                    struct lca_err *err)
+{
+    char na[24], pos[24];
+    const char *v[5] = {c->view.cert.serial, cluster, c->view.cert.issuer_id, na, pos};
+
+    i64(na, c->view.cert.not_after);
+    i64(pos, c->view.position);
+    return x(a, "agg_certs insert",
+             "INSERT INTO agg_certs (serial, cluster, issuer_id, not_after, position) VALUES "
+             "($1, $2, $3, $4::bigint, $5::bigint) ON CONFLICT (serial) DO NOTHING",
+             5, v, NULL, NULL, NULL, err);
+}
+
+static int put_revocation(struct agg *a, const char *cluster, const struct lca_fedlog_change *c,
+                          struct lca_err *err)
+{
+    char at[24], reason[24];
+    const char *v[5] = {c->revoked_issuer_id, c->view.rev.serial, cluster, at, reason};
+    long rows = 0;
+
+    i64(at, c->view.rev.revoked_at);
+    i64(reason, c->reason);
+    if (x(a, "agg_revocations insert",
+          "INSERT INTO agg_revocations (issuer_id, serial, cluster, revoked_at, reason, "
+          "not_after) VALUES ($1, $2, $3, $4::bigint, $5::int, coalesce((SELECT not_after FROM "
+          "agg_certs WHERE serial = $2), 0)) ON CONFLICT DO NOTHING",
+          5, v, NULL, NULL, &rows, err) != LCA_OK) {
+        return LCA_FAIL;
+    }
+    return rows == 0 ? LCA_OK
+                     : x(a, "agg_issuers count",
+                         "UPDATE agg_issuers SET rev_count = rev_count + 1 WHERE issuer_id = $1",
+                         1, v, NULL, NULL, NULL, err);
+}
+
+static int put_change(struct agg *a, const char *cluster, const struct lca_fedlog_change *c,
+                      struct lca_err *err)
+{
+    switch (c->kind) {
+    case LCA_FEDLOG_ISSUER:
+        return put_issuer(a, cluster, c, err);
+    case LCA_FEDLOG_ISSUED:
+        return put_cert(a, cluster, c, err);
+    case LCA_FEDLOG_REVOKED:
+        return put_revocation(a, cluster, c, err);
+    case LCA_FEDLOG_CRL:
+        return remember_crl(a, cluster, c, err);
+    default:
+        return LCA_OK;
+    }
+}
+
+/* One relayed event. Refused messages (undecodable, misrouted, gap, broken chain, bad hash)
+ * are logged and dropped: nothing unverified is folded. */
+static int fold_msg(struct agg *a, const struct lca_kmsg *m, struct lca_err *err)
+{
+    struct lca_fedlog_decoded d = {NULL, {0}};
+    struct lca_fedlog_change c;
+    struct lca_event *ev = NULL;
+    struct lca_fedlog_cursor next;
+    struct cursor *cur;
+    struct lca_err why;
+    int rc = LCA_FAIL;
+
+    lca_err_clear(&why);
+    if (lca_fedlog_decode(m->value, m->value != NULL ? m->len : 0, &d, &why) != LCA_OK ||
+        strcmp(m->topic + strlen(LCA_KAFKA_TOPIC_EVENTS_PREFIX), d.msg.cluster) != 0) {
+        if (why.cls == LCA_ERR_NONE) {
+            lca_err_set(&why, LCA_ERR_BAD_INPUT, "misrouted", "cluster %s on topic %s",
+                        d.msg.cluster, m->topic);
+        }
+        goto refuse;
+    }
+    if ((cur = cursor_of(a, d.msg.cluster, err)) == NULL) {
+        goto out;
+    }
+    next = cur->c;
+    if (lca_fedlog_apply(&next, &d.msg, &c, &ev, &why) != LCA_OK) {
+        goto refuse;
+    }
+    if (c.duplicate) {
+        a->dups++;
+        rc = LCA_OK;
+        goto out;
+    }
+    if (put_change(a, d.msg.cluster, &c, err) != LCA_OK) {
+        goto out;
+    }
+    cur->c = next;
+    cur->dirty = 1;
+    a->folded++;
+    rc = LCA_OK;
+    goto out;
+refuse:
+    a->refused++;
+    lca_log(LCA_LOG_WARN, "relayed event refused", "topic=%s offset=%lld code=%s msg=\"%s\"",
+            m->topic, (long long)m->offset, why.code, why.msg);
+    rc = why.cls == LCA_ERR_FATAL ? (*err = why, LCA_FAIL) : LCA_OK;
+out:
+    lca_event_free(ev);
+    lca_fedlog_decoded_cleanup(&d);
+    return rc;
+}
+
+/* ---- forwarded revocations ---- */
+
+struct horizon {
+    struct agg *a;
+    char buf[4096];
+    size_t len;
+    int failed;
+};
+
+static int subscribed(const struct agg *a, const char *topic)
+{
+    const char *list = a->o->clusters, *t = topic + strlen(LCA_KAFKA_TOPIC_EVENTS_PREFIX);
+    size_t n = strlen(t);
+
+    if (list == NULL) {
+        return 1;
+    }
+    while (*list != '\0') {
+        size_t k = strcspn(list, ",");
+        if (k == n && strncmp(list, t, n) == 0) {
+            return 1;
+        }
+        list += k + (list[k] == ',');
+    }
+    return 0;
+}
+
+static void horizon_add(void *ctx, const char *topic, int partitions)
+{
+    struct horizon *h = ctx;
+    struct lca_err err;
+    int64_t hw = 0;
+    int n;
+
+    (void)partitions;
+    lca_err_clear(&err);
+    if (!subscribed(h->a, topic)) {
+        return;
+    }
+    if (lca_kproducer_high_watermark(h->a->prod, topic, 0, 10000, &hw, &err) != LCA_OK) {
+        h->failed = 1;
+        return;
+    }
+    n = snprintf(h->buf + h->len, sizeof(h->buf) - h->len, "%s%s=%" PRId64,
+                 h->len > 0 ? "," : "", topic, hw);
+    if (n < 0 || (size_t)n >= sizeof(h->buf) - h->len) {
+        h->failed = 1;
+        return;
+    }
+    h->len += (size_t)n;
+}
+
+static int horizon_now(struct agg *a, struct horizon *h, struct lca_err *err)
+{
+    memset(h, 0, sizeof(*h));
+    h->a = a;
+    if (lca_kproducer_topics(a->prod, LCA_KAFKA_TOPIC_EVENTS_PREFIX, horizon_add, h, 10000,
+                             err) != LCA_OK) {
+        return LCA_FAIL;
+    }
+    return h->failed ? lca_err_set(err, LCA_ERR_RETRIABLE, "kafka",
+                                   "aggregator: high watermarks not available")
+                     : LCA_OK;
+}
+
+static int forward_msg(struct agg *a, const struct lca_kmsg *m, struct lca_err *err)
+{
+    struct lca_command *cmd = NULL;
+    struct horizon h;
+    struct lca_err why;
+    char serial[LCA_CERTVIEW_SERIAL_LEN], from[65] = "?";
+    const void *fv = NULL;
+    size_t fl = 0;
+    const char *s;
+    int rc = LCA_FAIL;
+
+    lca_err_clear(&why);
+    if (m->value == NULL ||
+        lca_command_parse(m->value, m->len, m->has_content_type ? m->content_type : NULL, &cmd,
+                          &why) != LCA_OK ||
+        cmd->type != LCA_CMD_REVOKE || (s = lca_val_map_get_str(cmd->payload, "serial_number")) ==
+                                           NULL ||
+        lca_certview_serial_norm(s, serial) != LCA_OK) {
+        lca_log(LCA_LOG_WARN, "forwarded revocation refused", "offset=%lld code=%s",
+                (long long)m->offset, why.cls != LCA_ERR_NONE ? why.code : "bad_revoke");
+        lca_command_free(cmd);
+        return LCA_OK;
+    }
+    if (lca_kmsg_header(m, "forwarded-from", &fv, &fl) && fl > 0 && fl < sizeof(from)) {
+        memcpy(from, fv, fl);
+        from[fl] = '\0';
+    }
+    if (horizon_now(a, &h, err) == LCA_OK) {
+        const char *v[5] = {cmd->command_id, serial, (const char *)m->value, from, h.buf};
+        int lens[5] = {0, 0, (int)m->len, 0, 0}, fmts[5] = {0, 0, 1, 0, 0};
+        long rows = 0;
+        rc = x(a, "agg_forwards insert",
+               "INSERT INTO agg_forwards (command_id, serial, command, from_cluster, state, "
+               "horizon) VALUES ($1::uuid, $2, $3::bytea, $4, 'pending', $5) "
+               "ON CONFLICT (command_id) DO NOTHING",
+               5, v, lens, fmts, &rows, err);
+        a->forwards += (uint64_t)rows;
+        lca_log(LCA_LOG_INFO, rows ? "forwarded revocation received" : "forward already known",
+                "command_id=%s from=%s", cmd->command_id, from);
+    }
+    lca_command_free(cmd);
+    return rc;
+}
+
+/* 1 when every topic=offset of the horizon has been consumed (stored next offset >= it). */
+static int caught_up(struct agg *a, const char *horizon, struct lca_err *err)
+{
+    char buf[4096], *save = NULL, *item;
+    int ok = 1;
+
+    snprintf(buf, sizeof(buf), "%s", horizon);
+    for (item = strtok_r(buf, ",", &save); ok == 1 && item != NULL;
+         item = strtok_r(NULL, ",", &save)) {
+        char *eq = strrchr(item, '=');
+        PGresult *res;
+        const char *v[2];
+        if (eq == NULL) {
+            continue;
+        }
+        *eq = '\0';
+        v[0] = a->group;
+        v[1] = item;
+        res = q(a, "consumer_offsets read",
+                "SELECT coalesce(max(next_offset), 0) FROM consumer_offsets WHERE group_id = $1 "
+                "AND topic = $2 AND partition = 0",
+                2, v, NULL, NULL, err);
+        if (res == NULL) {
+            return -1;
+        }
+        ok = strtoll(PQgetvalue(res, 0, 0), NULL, 10) >= strtoll(eq + 1, NULL, 10);
+        PQclear(res);
+    }
+    return ok;
+}
+
+/* pending -> forward (a cluster issued it) or reject (none did, and we are caught up). */
+static int resolve_forwards(struct agg *a, struct lca_err *err)
+{
+    PGresult *res = q(a, "agg_forwards pending",
+                      "SELECT f.command_id, f.horizon, c.cluster FROM agg_forwards f LEFT JOIN "
+                      "agg_certs c ON c.serial = f.serial WHERE f.state = 'pending'",
+                      0, NULL, NULL, NULL, err);
+    int r, rc = LCA_OK;
+
+    if (res == NULL) {
+        return LCA_FAIL;
+    }
+    for (r = 0; rc == LCA_OK && r < PQntuples(res); r++) {
+        const char *v[2] = {PQgetvalue(res, r, 0), PQgetvalue(res, r, 2)};
+        int up;
+        if (!PQgetisnull(res, r, 2)) {
+            rc = x(a, "agg_forwards owner",
+                   "UPDATE agg_forwards SET state = 'forward', owner = $2 WHERE command_id = "
+                   "$1::uuid AND state = 'pending'",
+                   2, v, NULL, NULL, NULL, err);
+        } else if ((up = caught_up(a, PQgetvalue(res, r, 1), err)) < 0) {
+            rc = LCA_FAIL;
+        } else if (up) {
+            rc = x(a, "agg_forwards reject",
+                   "UPDATE agg_forwards SET state = 'reject' WHERE command_id = $1::uuid AND "
+                   "state = 'pending'",
+                   1, v, NULL, NULL, NULL, err);
+        }
+    }
+    PQclear(res);
+    return rc;
+}
+
+static int reject_reply(const struct lca_command *cmd, char **out, size_t *len,
+                        struct lca_err *err)
+{
+    struct lca_val *r = lca_val_new_map(), *e = lca_val_new_map();
+    int rc;
+
+    lca_val_map_set_str(r, "command_id", cmd->command_id);
+    lca_val_map_set_str(r, "correlation_id", cmd->correlation_id);
+    lca_val_map_set_str(r, "type", "revoke");
+    lca_val_map_set_str(r, "status", "rejected");
+    lca_val_map_set_str(e, "code", "unknown_serial");
+    lca_val_map_set_str(e, "message", "no cluster issued a certificate with this serial");
+    lca_val_map_set(r, "error", e);
+    rc = lca_json_encode(r, out, len, err);
+    lca_val_free(r);
+    return rc;
+}
+
+static int send_one(struct agg *a, PGresult *res, int row, struct lca_err *err)
+{
+    const char *state = PQgetvalue(res, row, 1), *owner = PQgetvalue(res, row, 2);
+    const char *from = PQgetvalue(res, row, 4);
+    size_t len = 0, rlen = 0;
+    uint8_t *bytes = PQunescapeBytea((const unsigned char *)PQgetvalue(res, row, 3), &len);
+    struct lca_kheader h[2] = {{"content-type", "application/json", 16},
+                               {"forwarded-from", from, strlen(from)}};
+    struct lca_command *cmd = NULL;
+    char topic[160], *reply = NULL;
+    int rc = LCA_FAIL;
+
+    if (bytes == NULL || lca_command_parse(bytes, len, "application/json", &cmd, err) != LCA_OK) {
+        goto out;
+    }
+    if (strcmp(state, "forward") == 0) {
+        snprintf(topic, sizeof(topic), "%s.%s", LCA_KAFKA_TOPIC_REVOKE, owner);
+        rc = lca_kproducer_send(a->prod, topic, cmd->command_id, strlen(cmd->command_id), bytes,
+                                len, h, 2, err);
+    } else if (reject_reply(cmd, &reply, &rlen, err) == LCA_OK) {
+        rc = lca_kproducer_send(a->prod, cmd->reply_to, cmd->correlation_id,
+                                strlen(cmd->correlation_id), reply, rlen, h, 1, err);
+    }
+out:
+    if (bytes != NULL) {
+        OPENSSL_cleanse(bytes, len);
+        PQfreemem(bytes);
+    }
+    free(reply);
+    lca_command_free(cmd);
+    return rc;
+}
+
+/* Produces every resolved forward, then (Kafka acknowledged) marks it done and erases the
+ * command bytes, which carry the client's token. */
+static int send_forwards(struct agg *a, struct lca_err *err)
+{
+    PGresult *res = q(a, "agg_forwards open",
+                      "SELECT command_id, state, coalesce(owner, ''), command, from_cluster FROM "
+                      "agg_forwards WHERE state IN ('forward', 'reject') ORDER BY received_at",
+                      0, NULL, NULL, NULL, err);
+    int r, rc = LCA_OK;
+
+    if (res == NULL) {
+        return LCA_FAIL;
+    }
+    for (r = 0; rc == LCA_OK && r < PQntuples(res); r++) {
+        rc = send_one(a, res, r, err);
+    }
+    if (rc == LCA_OK && PQntuples(res) > 0) {
+        rc = lca_kproducer_flush(a->prod, 30000, err);
+    }
+    for (r = 0; rc == LCA_OK && r < PQntuples(res); r++) {
+        const char *v[1] = {PQgetvalue(res, r, 0)};
+        rc = x(a, "agg_forwards done",
+               "UPDATE agg_forwards SET state = CASE state WHEN 'forward' THEN 'forwarded' ELSE "
+               "'rejected' END, command = '\\x'::bytea, done_at = clock_timestamp() WHERE "
+               "command_id = $1::uuid AND state IN ('forward', 'reject')",
+               1, v, NULL, NULL, NULL, err);
+        lca_log(LCA_LOG_INFO, "forwarded revocation sent", "command_id=%s state=%s owner=%s",
+                v[0], PQgetvalue(res, r, 1), PQgetvalue(res, r, 2));
+    }
+    PQclear(res);
+    return rc;
+}
+
+static int open_forwards(struct agg *a, long *n, struct lca_err *err)
+{
+    PGresult *res = q(a, "agg_forwards count",
+                      "SELECT count(*) FROM agg_forwards WHERE state IN ('pending', 'forward', "
+                      "'reject')",
+                      0, NULL, NULL, NULL, err);
+
+    if (res == NULL) {
+        return LCA_FAIL;
+    }
+    *n = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return LCA_OK;
+}
+
+/* ---- batches ---- */
+
+static int store_offsets(struct agg *a, const struct lca_kmsg *msgs, size_t n,
+                         struct lca_err *err)
+{
+    struct lca_ktp offs[MAX_CLUSTERS + 16];
+    size_t i, no = lca_kafka_next_offsets(msgs, n, offs, MAX_CLUSTERS + 16);
+
+    for (i = 0; i < no; i++) {
+        char part[24], next[24];
+        const char *v[4] = {a->group, offs[i].topic, part, next};
+        i64(part, offs[i].partition);
+        i64(next, offs[i].offset);
+        if (x(a, "consumer_offsets upsert",
+              "INSERT INTO consumer_offsets (group_id, topic, partition, next_offset) VALUES "
+              "($1, $2, $3::int, $4::bigint) ON CONFLICT (group_id, topic, partition) DO UPDATE "
+              "SET next_offset = greatest(consumer_offsets.next_offset, EXCLUDED.next_offset), "
+              "updated_at = clock_timestamp()",
+              4, v, NULL, NULL, NULL, err) != LCA_OK) {
+            return LCA_FAIL;
+        }
+    }
+    return LCA_OK;
+}
+
+static int apply_msgs(struct agg *a, const struct lca_kmsg *msgs, size_t n, struct lca_err *err)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        int rc = strcmp(msgs[i].topic, LCA_KAFKA_TOPIC_REVOKE_FORWARD) == 0
+                     ? forward_msg(a, &msgs[i], err)
+                     : fold_msg(a, &msgs[i], err);
+        if (rc != LCA_OK) {
+            return LCA_FAIL;
+        }
+    }
+    return flush_cursors(a, err) == LCA_OK && flush_crls(a, err) == LCA_OK &&
+                   store_offsets(a, msgs, n, err) == LCA_OK
+               ? LCA_OK
+               : LCA_FAIL;
+}
+
+static int try_batch(struct agg *a, const struct lca_kmsg *msgs, size_t n, struct lca_err *err)
+{
+    struct lca_err ignored;
+    size_t i;
+
+    crls_clear(a);
+    if (x(a, "begin", "BEGIN", 0, NULL, NULL, NULL, NULL, err) != LCA_OK) {
+        return LCA_FAIL;
+    }
+    if (apply_msgs(a, msgs, n, err) != LCA_OK ||
+        x(a, "commit", "COMMIT", 0, NULL, NULL, NULL, NULL, err) != LCA_OK) {
+        lca_err_clear(&ignored);
+        (void)x(a, "rollback", "ROLLBACK", 0, NULL, NULL, NULL, NULL, &ignored);
+        lca_err_clear(&ignored);
+        if (load_cursors(a, &ignored) != LCA_OK) { /* the in-memory cursors moved: undo */
+            a->n_cur = 0;
+        }
+        return LCA_FAIL;
+    }
+    cursors_clean(a);
+    for (i = 0; i < a->n_crls; i++) {
+        if (lca_aggcrl_write_cluster(a->crl, a->crls[i].cluster, a->crls[i].issuer_id,
+                                     a->crls[i].der, a->crls[i].len, err) != LCA_OK) {
+            lca_log_err("cluster CRL file not written (rewritten at the next start)", err);
+            lca_err_clear(err);
+        }
+    }
+    crls_clear(a);
+    return LCA_OK;
+}
+
+static void pause_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+    nanosleep(&ts, NULL);
+}
+
+static int stopped(const struct agg *a)
+{
+    return a->o->stop != NULL && *a->o->stop;
+}
+
+static int run_batch(struct agg *a, const struct lca_kmsg *msgs, size_t n, struct lca_err *err)
+{
+    struct lca_ktp offs[MAX_CLUSTERS + 16];
+    size_t no;
+    int delay = 100;
+
+    for (;;) {
+        lca_err_clear(err);
+        if (try_batch(a, msgs, n, err) == LCA_OK) {
+            break;
+        }
+        if (err->cls != LCA_ERR_RETRIABLE || stopped(a)) {
+            return LCA_FAIL;
+        }
+        lca_log_err("aggregator: batch not committed; retrying", err);
+        pause_ms(delay);
+        delay = delay < 5000 ? delay * 2 : 5000;
+    }
+    no = lca_kafka_next_offsets(msgs, n, offs, MAX_CLUSTERS + 16);
+    if (lca_kconsumer_commit(a->cons, offs, no, err) != LCA_OK) {
+        lca_log_err("kafka offset commit (secondary record) failed", err);
+        lca_err_clear(err);
+    }
+    return LCA_OK;
+}
+
+/* ---- start-up and the loop ---- */
+
+struct offq {
+    int32_t want;
+    int64_t found;
+};
+
+static void offset_seen(void *ctx, int32_t partition, int64_t next_offset)
+{
+    struct offq *o = ctx;
+
+    if (partition == o->want) {
+        o->found = next_offset;
+    }
+}
+
+static int load_offsets_pg(void *ctx, const char *topic, int32_t partition, int64_t *next)
+{
+    struct agg *a = ctx;
+    struct offq o = {partition, LCA_KOFFSET_NONE};
+    struct lca_err err;
+
+    lca_err_clear(&err);
+    if (lca_pgstore_offsets(a->store, a->group, topic, offset_seen, &o, &err) != LCA_OK) {
+        lca_log_err("loading stored offsets failed", &err);
+        return LCA_FAIL;
+    }
+    /* a topic never consumed starts at its first event, never at Kafka's committed offset:
+     * the fold must see every event of a cluster */
+    *next = o.found != LCA_KOFFSET_NONE ? o.found : 0;
+    lca_log(LCA_LOG_INFO, "partition assigned", "topic=%s partition=%d start=%lld", topic,
+            (int)partition, (long long)*next);
+    return LCA_OK;
+}
+
+static void on_error(void *ctx, const struct lca_err *err)
+{
+    (void)ctx;
+    lca_log_err("kafka", err);
+}
+
+static int topics_of(const struct agg *a, char names[][96], const char **topics, size_t *n)
+{
+    const char *list = a->o->clusters;
+
+    *n = 0;
+    snprintf(names[(*n)++], 96, "%s", LCA_KAFKA_TOPIC_REVOKE_FORWARD);
+    if (list == NULL) {
+        snprintf(names[(*n)++], 96, "%s", EVENTS_REGEX);
+    }
+    while (list != NULL && *list != '\0' && *n < MAX_CLUSTERS) {
+        char cl[96];
+        size_t k = strcspn(list, ",");
+        snprintf(cl, sizeof(cl), "%.*s", (int)(k < 64 ? k : 64), list);
+        if (lca_fedlog_topic(cl, names[*n], 96) != LCA_OK) {
+            return LCA_FAIL;
+        }
+        (*n)++;
+        list += k + (list[k] == ',');
+    }
+    for (size_t i = 0; i < *n; i++) {
+        topics[i] = names[i];
+    }
+    return LCA_OK;
+}
+
+static int open_all(struct agg *a, struct lca_err *err)
+{
+    static const char *const conf[] = {"fetch.wait.max.ms", "10",
+                                       "topic.metadata.refresh.interval.ms", "1000", NULL};
+    static char names[MAX_CLUSTERS + 2][96];
+    const char *topics[MAX_CLUSTERS + 2];
+    const char *fwd[1] = {LCA_KAFKA_TOPIC_REVOKE_FORWARD};
+    struct lca_kconsumer_hooks hooks;
+    size_t n = 0;
+
+    memset(&hooks, 0, sizeof(hooks));
+    hooks.ctx = a;
+    hooks.conf = conf;
+    hooks.load_offsets = load_offsets_pg;
+    hooks.on_error = on_error;
+    if (topics_of(a, names, topics, &n) != LCA_OK) {
+        return lca_err_set(err, LCA_ERR_BAD_INPUT, "bad_clusters",
+                           "aggregator: --clusters is a comma-separated list of cluster ids");
+    }
+    if (lca_osslenv_load_kek(a->o->kek_file, a->kek, err) != LCA_OK ||
+        lca_pgstore_open(a->o->pg_uri, "aggregator", &a->store, err) != LCA_OK ||
+        load_cursors(a, err) != LCA_OK ||
+        lca_aggcrl_new(a->store, a->kek, a->o->crl_dir, a->o->url_base, 0, &a->crl, err) !=
+            LCA_OK ||
+        lca_aggcrl_sync_files(a->crl, err) != LCA_OK ||
+        lca_kafka_create_topics(a->o->bootstrap, fwd, 1, LCA_KAFKA_PARTITIONS, 30000, err) !=
+            LCA_OK ||
+        lca_kproducer_new(a->o->bootstrap, NULL, &a->prod, err) != LCA_OK ||
+        lca_kconsumer_new(a->o->bootstrap, a->group, topics, n, &hooks, &a->cons, err) !=
+            LCA_OK) {
+        return LCA_FAIL;
+    }
+    return LCA_OK;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* CRL builds and forwards: retriable failures are logged and retried at the next tick. */
+static int housekeeping(struct agg *a, size_t *built, struct lca_err *err)
+{
+    *built = 0;
+    if (lca_aggcrl_rebuild(a->crl, (int64_t)time(NULL), built, err) != LCA_OK ||
+        resolve_forwards(a, err) != LCA_OK || send_forwards(a, err) != LCA_OK) {
+        if (err->cls == LCA_ERR_FATAL) {
+            return LCA_FAIL;
+        }
+        lca_log_err("aggregator: CRL build or forward failed; retrying", err);
+        lca_err_clear(err);
+    }
+    return LCA_OK;
+}
+
+static int loop(struct agg *a, struct lca_kmsg *msgs, size_t max, struct lca_err *err)
+{
+    int interval = a->o->crl_interval_ms > 0 ? a->o->crl_interval_ms : 500;
+    int64_t last_build = 0, idle_since = now_ms();
+    size_t n = 0, built = 0;
+    long open = 0;
+
+    while (!stopped(a)) {
+        if (lca_kconsumer_poll_batch(a->cons, max, 50, msgs, &n, err) != LCA_OK) {
+            return LCA_FAIL;
+        }
+        if (n > 0) {
+            int rc = run_batch(a, msgs, n, err);
+            lca_kconsumer_release(msgs, n);
+            if (rc != LCA_OK) {
+                return LCA_FAIL;
+            }
+            idle_since = now_ms();
+        }
+        if (now_ms() - last_build >= interval) {
+            last_build = now_ms();
+            if (housekeeping(a, &built, err) != LCA_OK) {
+                return LCA_FAIL;
+            }
+            if (built > 0) {
+                idle_since = now_ms();
+            }
+        }
+        if (a->o->once && n == 0 &&
+            now_ms() - idle_since >= (a->o->idle_ms > 0 ? a->o->idle_ms : 3000)) {
+            if (open_forwards(a, &open, err) != LCA_OK) {
+                return LCA_FAIL;
+            }
+            if (open == 0) {
+                break;
+            }
+        }
+    }
+    return LCA_OK;
+}
+
+int lca_aggregator_run(const struct lca_aggregator_opts *o, struct lca_err *err)
+{
+    struct agg *a = calloc(1, sizeof(*a));
+    size_t max = o->max_batch > 0 ? o->max_batch : 1000;
+    struct lca_kmsg *msgs = calloc(max, sizeof(*msgs));
+    struct lca_err ignored;
+    int rc = LCA_FAIL;
+
+    if (a == NULL || msgs == NULL) {
+        free(a);
+        free(msgs);
+        return lca_err_set(err, LCA_ERR_FATAL, "oom", "aggregator: out of memory");
+    }
+    a->o = o;
+    snprintf(a->group, sizeof(a->group), "%s", o->group != NULL ? o->group : "ledgerca-aggregator");
+    if (open_all(a, err) == LCA_OK) {
+        lca_log(LCA_LOG_INFO, "aggregator ready", "group=%s clusters=%s crl_dir=%s", a->group,
+                o->clusters != NULL ? o->clusters : "(all)", o->crl_dir != NULL ? o->crl_dir : "-");
+        rc = loop(a, msgs, max, err);
+    }
+    lca_log(LCA_LOG_INFO, "aggregator stopped",
+            "folded=%llu duplicates=%llu refused=%llu forwards=%llu",
+            (unsigned long long)a->folded, (unsigned long long)a->dups,
+            (unsigned long long)a->refused, (unsigned long long)a->forwards);
+    lca_err_clear(&ignored);
+    if (a->cons != NULL && lca_kconsumer_close(a->cons, &ignored) != LCA_OK) {
+        lca_log_err("leaving the consumer group", &ignored);
+    }
+    lca_kconsumer_free(a->cons);
+    lca_kproducer_free(a->prod);
+    lca_aggcrl_free(a->crl);
+    lca_pgstore_free(a->store);
+    crls_clear(a);
+    free(a->crls);
+    OPENSSL_cleanse(a->kek, sizeof(a->kek));
+    free(a);
+    free(msgs);
+    return rc;
+}
