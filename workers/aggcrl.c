@@ -23,9 +23,13 @@
 
 struct signer_key {
     char issuer_id[LCA_ID_LEN + 1];
+    char key_id[72];
     X509 *cert;
-    EVP_PKEY *key; /* NULL: not in this database (skipped) */
+    EVP_PKEY *key; /* NULL: not (yet) in this database: skipped, looked up again later */
+    int64_t tried_at; /* when the key was last looked up */
 };
+
+#define KEY_RETRY_S 2 /* an operator may copy an issuer's key in later */
 
 struct lca_aggcrl {
     struct lca_pgstore *store;
@@ -241,20 +245,53 @@ int lca_aggcrl_sync_files(struct lca_aggcrl *a, struct lca_err *err)
 
 /* ---- signing keys ---- */
 
+/* Looks the issuer's wrapped key up in ca_keys and unwraps it; a missing or foreign key leaves
+ * k->key NULL (logged), only a RETRIABLE database failure fails. */
+static struct signer_key *load_signer(struct lca_aggcrl *a, struct signer_key *k, int64_t now,
+                                      struct lca_err *err)
+{
+    uint8_t *blob = NULL;
+    size_t len = 0;
+    struct lca_err why;
+    int first = k->tried_at == 0;
+
+    k->tried_at = now;
+    lca_err_clear(&why);
+    if (lca_pgstore_key_get(a->store, k->key_id, &blob, &len, &why) != LCA_OK) {
+        if (why.cls == LCA_ERR_RETRIABLE) {
+            *err = why;
+            return NULL;
+        }
+        if (first) {
+            lca_log(LCA_LOG_WARN, "issuer key not in this database: no unified CRL for it yet",
+                    "issuer_id=%s", k->issuer_id);
+        }
+        return k;
+    }
+    if (lca_key_unwrap(a->kek, blob, len, k->key_id, &k->key, &why) != LCA_OK) {
+        if (first) {
+            lca_log_err("issuer key does not unwrap under this KEK: no unified CRL for it", &why);
+        }
+        k->key = NULL;
+    }
+    free(blob);
+    return k;
+}
+
 static struct signer_key *signer_for(struct lca_aggcrl *a, const char *issuer_id,
                                      const char *key_id, const uint8_t *der, size_t der_len,
-                                     struct lca_err *err)
+                                     int64_t now, struct lca_err *err)
 {
     struct signer_key *k = NULL;
-    uint8_t *blob = NULL;
-    size_t i, len = 0;
+    size_t i;
     const unsigned char *p = der;
-    struct lca_err why;
 
-    for (i = 0; i < a->n_keys; i++) {
-        if (strcmp(a->keys[i].issuer_id, issuer_id) == 0) {
-            return &a->keys[i];
-        }
+    for (i = 0; i < a->n_keys && k == NULL; i++) {
+        k = strcmp(a->keys[i].issuer_id, issuer_id) == 0 ? &a->keys[i] : NULL;
+    }
+    if (k != NULL) {
+        return k->key != NULL || now - k->tried_at < KEY_RETRY_S ? k
+                                                                 : load_signer(a, k, now, err);
     }
     if (a->n_keys == MAX_SIGNERS) {
         (void)lca_err_set(err, LCA_ERR_FATAL, "too_many_issuers", "aggregator: over %d issuers",
@@ -264,30 +301,14 @@ static struct signer_key *signer_for(struct lca_aggcrl *a, const char *issuer_id
     k = &a->keys[a->n_keys];
     memset(k, 0, sizeof(*k));
     snprintf(k->issuer_id, sizeof(k->issuer_id), "%s", issuer_id);
+    snprintf(k->key_id, sizeof(k->key_id), "%s", key_id);
     if ((k->cert = d2i_X509(NULL, &p, (long)der_len)) == NULL) {
         (void)lca_err_set(err, LCA_ERR_FATAL, "bad_issuer", "issuer %s: bad certificate",
                           issuer_id);
         return NULL;
     }
-    lca_err_clear(&why);
-    if (lca_pgstore_key_get(a->store, key_id, &blob, &len, &why) != LCA_OK) {
-        if (why.cls == LCA_ERR_RETRIABLE) {
-            X509_free(k->cert);
-            *err = why;
-            return NULL;
-        }
-        lca_log(LCA_LOG_WARN, "issuer key not in this database: no unified CRL for it",
-                "issuer_id=%s", issuer_id);
-    } else {
-        if (lca_key_unwrap(a->kek, blob, len, key_id, &k->key, &why) != LCA_OK) {
-            lca_log_err("issuer key does not unwrap under this KEK: no unified CRL for it",
-                        &why);
-            k->key = NULL;
-        }
-        free(blob);
-    }
     a->n_keys++;
-    return k;
+    return load_signer(a, k, now, err);
 }
 
 /* ---- one unified CRL ---- */
@@ -368,7 +389,7 @@ static int store_unified(struct lca_aggcrl *a, const char *issuer_id, uint64_t n
     return LCA_OK;
 }
 
-static int build_one(struct lca_aggcrl *a, PGresult *res, int row, int64_t now,
+static int build_one(struct lca_aggcrl *a, PGresult *res, int row, int64_t now, int *built,
                      struct lca_err *err)
 {
     const char *id = PQgetvalue(res, row, 0), *count = PQgetvalue(res, row, 3);
@@ -384,7 +405,7 @@ static int build_one(struct lca_aggcrl *a, PGresult *res, int row, int64_t now,
     if (cert == NULL) {
         return lca_err_set(err, LCA_ERR_FATAL, "oom", "aggregator: out of memory");
     }
-    k = signer_for(a, id, PQgetvalue(res, row, 1), cert, der_len, err);
+    k = signer_for(a, id, PQgetvalue(res, row, 1), cert, der_len, now, err);
     PQfreemem(cert);
     if (k == NULL || k->key == NULL) {
         return k == NULL ? LCA_FAIL : LCA_OK;
@@ -409,6 +430,7 @@ static int build_one(struct lca_aggcrl *a, PGresult *res, int row, int64_t now,
     }
     lca_log(LCA_LOG_INFO, "unified CRL built", "issuer_id=%s crl_number=%llu entries=%zu", id,
             (unsigned long long)req.crl_number, en.n);
+    *built = 1;
     rc = LCA_OK;
 out:
     free(crl);
@@ -423,7 +445,7 @@ int lca_aggcrl_rebuild(struct lca_aggcrl *a, int64_t now, size_t *built, struct 
     const char *v[2] = {nowbuf, half};
     PGresult *res;
     int r, rc = LCA_OK;
-    size_t n = 0, i;
+    size_t n = 0;
 
     snprintf(nowbuf, sizeof(nowbuf), "%" PRId64, now);
     snprintf(half, sizeof(half), "%" PRId64, a->validity / 2);
@@ -437,12 +459,9 @@ int lca_aggcrl_rebuild(struct lca_aggcrl *a, int64_t now, size_t *built, struct 
         return LCA_FAIL;
     }
     for (r = 0; rc == LCA_OK && r < PQntuples(res); r++) {
-        int skip = 0;
-        for (i = 0; i < a->n_keys; i++) {
-            skip |= a->keys[i].key == NULL && strcmp(a->keys[i].issuer_id, PQgetvalue(res, r, 0)) == 0;
-        }
-        if (!skip && (rc = build_one(a, res, r, now, err)) == LCA_OK) {
-            n++;
+        int b = 0;
+        if ((rc = build_one(a, res, r, now, &b, err)) == LCA_OK) {
+            n += (size_t)b;
         }
     }
     PQclear(res);

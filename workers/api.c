@@ -7,6 +7,7 @@
  *   GET  /v1/connect/ca/configuration            Agent
  *   GET  /v1/pki/ca, ca/pem, ca_chain, crl, crl/pem, cert/:serial     Unauthed
  *   LIST /v1/pki/issuers; GET issuer/:ref/(json|der|pem), issuer/:ref/crl(/der|/pem)  Unauthed
+ *   GET  /v1/pki/unified-crl(/pem), issuer/:ref/unified-crl(/der|/pem)  Unauthed (aggregator)
  *   LIST /v1/pki/certs, roles; GET roles/:name   Requester
  *   GET  /v1/pki/issuer/:ref, config/crl, tidy-status   Agent
  *   GET  /v1/pki/config/urls                     Operator
@@ -528,19 +529,39 @@ static void pki_role(const struct lca_api_snap *s, const char *name, struct lca_
     lca_http_error(r, 404, "role not found");
 }
 
+static void der_crl_out(const unsigned char *crl, size_t crl_len, const char *form,
+                        struct lca_http_resp *r);
+
 static void crl_out(const struct lca_api_issuer *is, const char *form, struct lca_http_resp *r)
 {
-    char *pem;
-
     if (is == NULL || is->crl == NULL) {
         lca_http_error(r, 404, is == NULL ? "no default issuer" : "no CRL published yet");
         return;
     }
-    if (strcmp(form, "der") == 0) {
-        lca_http_set(r, 200, "application/pkix-crl", is->crl, is->crl_len);
+    der_crl_out(is->crl, is->crl_len, form, r);
+}
+
+/* Vault's unified-crl paths: the aggregator's CRL of the issuer across every cluster. */
+static void unified_out(const struct lca_api_issuer *is, const char *form,
+                        struct lca_http_resp *r)
+{
+    if (is == NULL || is->ucrl == NULL) {
+        lca_http_error(r, 404, is == NULL ? "no default issuer" : "no unified CRL built yet");
         return;
     }
-    pem = pem_encode("X509 CRL", is->crl, is->crl_len);
+    der_crl_out(is->ucrl, is->ucrl_len, form, r);
+}
+
+static void der_crl_out(const unsigned char *crl, size_t crl_len, const char *form,
+                        struct lca_http_resp *r)
+{
+    char *pem;
+
+    if (strcmp(form, "der") == 0) {
+        lca_http_set(r, 200, "application/pkix-crl", crl, crl_len);
+        return;
+    }
+    pem = pem_encode("X509 CRL", crl, crl_len);
     if (pem != NULL && strcmp(form, "pem") == 0) {
         set_text(r, 200, "application/x-pem-file", pem);
     } else if (pem != NULL) {
@@ -608,6 +629,9 @@ static void pki_issuer(struct api *a, const struct lca_http_req *req, struct who
     } else if (strcmp(rest, "/crl") == 0 || strcmp(rest, "/crl/der") == 0 ||
                strcmp(rest, "/crl/pem") == 0) {
         crl_out(is, rest[4] == '\0' ? "json" : rest + 5, r);
+    } else if (strcmp(rest, "/unified-crl") == 0 || strcmp(rest, "/unified-crl/der") == 0 ||
+               strcmp(rest, "/unified-crl/pem") == 0) {
+        unified_out(is, rest[12] == '\0' ? "json" : rest + 13, r);
     } else {
         lca_http_error(r, 404, "unsupported path");
     }
@@ -686,6 +710,9 @@ static int pki_public(const struct lca_api_snap *s, const char *p, struct lca_ht
                     : lca_http_error(r, 404, "no default issuer");
     } else if (strcmp(p, "crl") == 0 || strcmp(p, "crl/pem") == 0 || strcmp(p, "crl/der") == 0) {
         crl_out(def, strcmp(p, "crl/pem") == 0 ? "pem" : "der", r);
+    } else if (strcmp(p, "unified-crl") == 0 || strcmp(p, "unified-crl/pem") == 0 ||
+               strcmp(p, "unified-crl/der") == 0) {
+        unified_out(def, strcmp(p, "unified-crl/pem") == 0 ? "pem" : "der", r);
     } else {
         return 0;
     }

@@ -45,6 +45,7 @@ static void snap_free(struct lca_api_snap *s)
         free(s->iss[i].pem);
         free(s->iss[i].chain_pem);
         free(s->iss[i].crl);
+        free(s->iss[i].ucrl);
     }
     for (i = 0; i < s->n_roles; i++) {
         free(s->role_names[i]);
@@ -336,6 +337,61 @@ static int load_issuers(PGconn *c, struct lca_api_snap *s, struct lca_err *err)
     return s->iss != NULL ? LCA_OK : lca_err_set(err, LCA_ERR_FATAL, "no_memory", "oom");
 }
 
+/* The aggregator's table exists (sql/010_federation.sql applied). -1 on failure. */
+static int has_unified(PGconn *c, struct lca_err *err)
+{
+    PGresult *r = query(c, "SELECT to_regclass('agg_unified_crls') IS NOT NULL", 0, err);
+    int yes;
+
+    if (r == NULL) {
+        return -1;
+    }
+    yes = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    return yes;
+}
+
+/* Unified CRLs, when the aggregator runs on this database (README "Multi-cluster"). */
+static int load_unified(PGconn *c, struct lca_api_snap *s, struct lca_err *err)
+{
+    PGresult *r;
+    int i, yes = has_unified(c, err);
+    size_t k;
+
+    if (yes <= 0) {
+        return yes < 0 ? LCA_FAIL : LCA_OK;
+    }
+    if ((r = query(c, "SELECT issuer_id, encode(der, 'hex'), crl_number FROM agg_unified_crls",
+                   0, err)) == NULL) {
+        return LCA_FAIL;
+    }
+    for (i = 0; i < PQntuples(r); i++) {
+        s->unified_version += strtoll(PQgetvalue(r, i, 2), NULL, 10);
+        for (k = 0; k < s->n_iss; k++) {
+            if (strcmp(s->iss[k].id, PQgetvalue(r, i, 0)) == 0 && s->iss[k].ucrl == NULL) {
+                s->iss[k].ucrl = hex_decode(PQgetvalue(r, i, 1), &s->iss[k].ucrl_len);
+            }
+        }
+    }
+    PQclear(r);
+    return LCA_OK;
+}
+
+static int64_t unified_version(PGconn *c, struct lca_err *err)
+{
+    PGresult *r;
+    int64_t v;
+
+    if (has_unified(c, err) != 1 ||
+        (r = query(c, "SELECT coalesce(sum(crl_number), 0) FROM agg_unified_crls", 0, err)) ==
+            NULL) {
+        return 0;
+    }
+    v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return v;
+}
+
 static int load_roots(PGconn *c, struct lca_api_snap *s, struct lca_err *err)
 {
     PGresult *r = query(c,
@@ -406,8 +462,10 @@ static int load_snapshot(struct lca_api_view *v, struct lca_api_snap **out, stru
         return c == NULL ? LCA_FAIL : lca_err_set(err, LCA_ERR_FATAL, "no_memory", "oom");
     }
     if (exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err) == LCA_OK) {
-        rc = load_roots(c, s, err) == LCA_OK && load_issuers(c, s, err) == LCA_OK ? LCA_OK
-                                                                                  : LCA_FAIL;
+        rc = load_roots(c, s, err) == LCA_OK && load_issuers(c, s, err) == LCA_OK &&
+                     load_unified(c, s, err) == LCA_OK
+                 ? LCA_OK
+                 : LCA_FAIL;
         if (exec(c, rc == LCA_OK ? "COMMIT" : "ROLLBACK", rc == LCA_OK ? err : NULL) != LCA_OK) {
             rc = LCA_FAIL;
         }
@@ -431,7 +489,7 @@ static int refresh(struct lca_api_view *v, int force, struct lca_err *err)
     PGconn *c = lca_pgstore_conn(v->store, err);
     PGresult *r;
     struct lca_api_snap *s = NULL;
-    int64_t pos, head;
+    int64_t pos, head, uv;
 
     if (c == NULL) {
         return LCA_FAIL;
@@ -444,9 +502,11 @@ static int refresh(struct lca_api_view *v, int force, struct lca_err *err)
     pos = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     head = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
     PQclear(r);
+    uv = unified_version(c, err);
+    lca_err_clear(err);
     pthread_mutex_lock(&v->mu);
     v->head = head;
-    force = force || v->cur == NULL || v->cur->position != pos;
+    force = force || v->cur == NULL || v->cur->position != pos || v->cur->unified_version != uv;
     pthread_mutex_unlock(&v->mu);
     if (force) {
         if (load_snapshot(v, &s, err) != LCA_OK) {

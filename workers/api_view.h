@@ -31,6 +31,9 @@ struct lca_api_issuer {
     char *chain_pem;      /* ca_chain concatenated, the issuer first */
     unsigned char *crl;   /* its latest CRL (DER), NULL when none */
     size_t crl_len;
+    unsigned char *ucrl;  /* its unified CRL across clusters (DER, agg_unified_crls of
+                             `ledgerca aggregator`), NULL when none */
+    size_t ucrl_len;
 };
 
 struct lca_api_snap {
@@ -46,6 +49,7 @@ struct lca_api_snap {
     char *config_doc;       /* the CA configuration (flat normalized map) as JSON; NULL */
     int64_t config_index;   /* position of the last ConfigUpdated ("CA" stream) */
     int64_t tidy_at_us;     /* recorded_at of the last Tidied event, 0 when none */
+    int64_t unified_version; /* sum of the unified CRL numbers: a new one reloads the snapshot */
     int refs;               /* managed by the view */
 };
 
