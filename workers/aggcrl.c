@@ -53,7 +53,7 @@ int lca_aggcrl_new(struct lca_pgstore *store, const uint8_t kek[32], const char 
     a->store = store;
     memcpy(a->kek, kek, 32);
     a->crl_dir = crl_dir;
-    a->url_base = url_base != NULL ? url_base : "http://127.0.0.1:8200";
+    a->url_base = url_base != NULL && url_base[0] != '\0' ? url_base : NULL;
     a->validity = next_update_s > 0 ? next_update_s : 7 * 86400;
     *out = a;
     return LCA_OK;
@@ -413,13 +413,17 @@ static int build_one(struct lca_aggcrl *a, PGresult *res, int row, int64_t now, 
     if (load_entries(a, id, &en, err) != LCA_OK) {
         goto out;
     }
-    snprintf(url, sizeof(url), "%s/v1/pki/issuer/%s/unified-crl/der", a->url_base, id);
+    snprintf(url, sizeof(url), "%s/v1/pki/issuer/%s/unified-crl/der",
+             a->url_base != NULL ? a->url_base : "", id);
     memset(&req, 0, sizeof(req));
     req.this_update = now;
     req.next_update = now + a->validity;
     req.crl_number = (uint64_t)strtoull(PQgetvalue(res, row, 4), NULL, 10) + 1;
+    if (req.crl_number <= LCA_AGGCRL_NUMBER_BASE) {
+        req.crl_number = LCA_AGGCRL_NUMBER_BASE + 1;
+    }
     req.delta_base = -1;
-    req.idp_url = url;
+    req.idp_url = a->url_base != NULL ? url : NULL;
     req.entries = en.e;
     req.n_entries = en.n;
     if (lca_crl_build(k->cert, k->key, &req, &crl, &crl_len, err) != LCA_OK ||

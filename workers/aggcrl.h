@@ -7,10 +7,15 @@
  * time), expired certificates dropped (RFC 5280 section 3.3). It is signed with I's own key,
  * unwrapped under the KEK from `ca_keys` of the aggregator's database (the primary cluster's:
  * issuers shared by several clusters live there), and carries its own strictly increasing CRL
- * number in agg_unified_crls plus a critical issuingDistributionPoint naming the unified URL
- * (RFC 5280 section 5.2.5), so its scope, and with it its number sequence, is not that of any
- * cluster's own CRL of I. Issuers whose key is not in this database get no unified CRL
- * (logged once): their clusters' own CRLs are still served.
+ * number (agg_unified_crls) taken from a range of its own: LCA_AGGCRL_NUMBER_BASE + 1, + 2, ...,
+ * so it never repeats a number of a cluster's own CRL of I (those count from 1), and a relying
+ * party that orders I's CRLs by number (RFC 5280 section 5.2.3) prefers the unified one, a
+ * superset of every cluster's. With url_base set, it also carries a critical
+ * issuingDistributionPoint naming "<url_base>/v1/pki/issuer/<id>/unified-crl/der" (section
+ * 5.2.5), a scope of its own; but then section 6.3.3 (b)(2) lets it cover only certificates
+ * whose cRLDistributionPoints name that URL (OpenSSL: "different CRL scope"), so it is off by
+ * default. Issuers whose key is not in this database get no unified CRL (logged once, looked up
+ * again every 2 s): their clusters' own CRLs are still served.
  *
  * Files under crl_dir, each written atomically (temporary file, fsync, rename):
  *   unified/<issuer_id>.crl and .pem      the unified CRL
@@ -28,8 +33,12 @@
 
 struct lca_aggcrl;
 
-/* kek (32 bytes) is copied and wiped by _free. crl_dir may be NULL (no files). url_base: the
- * unified CRL's issuingDistributionPoint is "<url_base>/v1/pki/issuer/<id>/unified-crl/der".
+/* Unified CRL numbers are LCA_AGGCRL_NUMBER_BASE + 1, + 2, ... (2^40: a cluster's own numbers,
+ * one per CRL it publishes, never get there). */
+#define LCA_AGGCRL_NUMBER_BASE ((uint64_t)1 << 40)
+
+/* kek (32 bytes) is copied and wiped by _free. crl_dir may be NULL (no files). url_base: NULL or
+ * "" for no issuingDistributionPoint, else see above.
  * next_update_s: validity of a unified CRL. *out set only on success. */
 int lca_aggcrl_new(struct lca_pgstore *store, const uint8_t kek[32], const char *crl_dir,
                    const char *url_base, int64_t next_update_s, struct lca_aggcrl **out,

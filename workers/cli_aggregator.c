@@ -30,9 +30,10 @@ int lca_cli_aggregator(int argc, char **argv)
          "write unified/<issuer>.crl|.pem and clusters/<cluster>/<issuer>.crl|.pem here", NULL},
         {"--crl-interval", "LEDGERCA_CRL_INTERVAL_MS", 0,
          "milliseconds between unified CRL builds (default 500)", "500"},
-        {"--url-base", "LEDGERCA_UNIFIED_URL_BASE", 0,
-         "base URL of the HTTP API, for the unified CRL's distribution point",
-         "http://127.0.0.1:8200"},
+        {"--idp-url-base", "LEDGERCA_UNIFIED_IDP_URL_BASE", 0,
+         "give unified CRLs an issuingDistributionPoint <base>/v1/pki/issuer/<id>/unified-crl/der "
+         "(only for leaves whose CRL DP names it; default none)",
+         NULL},
         {"--group", "LEDGERCA_AGGREGATOR_GROUP", 0, "consumer group (default ledgerca-aggregator)",
          NULL},
         {"--max-batch", "LEDGERCA_AGGREGATOR_BATCH", 0, "messages per transaction (default 1000)",
