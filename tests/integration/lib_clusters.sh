@@ -146,6 +146,17 @@ clu_request() {
   R=$(e2e_py reply "$E2E_DIR/replies.jsonl" "$E2E_CID")
 }
 
+# clu_submit N TYPE PAYLOAD_JSON: `ledgerca submit` (the operator's client) to cluster N; the
+# reply JSON in R, the exit status returned.
+clu_submit() {
+  local rc
+  R=$("$LEDGERCA" submit --bootstrap "$E2E_BS" --topic-suffix "${CLU_SUFFIX[$1]}" \
+    --token "$E2E_TOKEN" --timeout 60s --type "$2" --payload "$3" 2>>"$E2E_DIR/submit.log")
+  rc=$?
+  [ -n "$R" ] || R='{}'
+  return $rc
+}
+
 # clu_status: the status of the reply in R.
 clu_status() { e2e_jget status <<<"$R"; }
 

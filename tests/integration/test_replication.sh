@@ -211,9 +211,67 @@ e2e_eq "... and nothing was appended or moved" "0 0" "$(head_of 5) $(cursor_of 5
 e2e_eq "a secondary log with a root of its own is refused: exit 1" 1 "$?"
 e2e_check "... named as such" grep -q "secondary_has_root" "$W/replicate.dc6.log"
 
+# ---- Consul's model: dc4 holds its own intermediate, signed by dc1's root ----
+# The sequence an operator runs (README "Multi-cluster"): replicate dc1's configuration and
+# roles, generate the key and CSR on dc4, have dc1 sign it, import the result on dc4.
+
+clu_add 4
+clu_replicate 4 || e2e_bad "dc4's first replication failed"
+clu_signer 4 --secondary-of dc1 || e2e_die "dc4 signer did not start"
+jpay() { python3 -c 'import json,sys; d={}
+for a in sys.argv[1:]:
+    k, v = a.split("=", 1); d[k] = json.loads(v) if v[:1] in "[{" else v
+print(json.dumps(d))' "$@"; }
+clu_submit 4 intermediate.generate '{"common_name":"ledgerca dc4 Signing CA"}'
+e2e_eq "1/3 intermediate.generate on dc4 (ledgerca submit): ok" "0 ok" "$? $(clu_status)"
+GEN_CMD=$(e2e_jget command_id <<<"$R")
+DC4_KID=$(e2e_jget result.key_id <<<"$R")
+e2e_jget result.csr <<<"$R" >"$W/dc4.csr"
+e2e_check "the CSR is a valid request for CN=ledgerca dc4 Signing CA" \
+  bash -c "openssl req -in '$W/dc4.csr' -noout -verify -subject 2>&1 | grep -q 'CN *= *ledgerca dc4 Signing CA'"
+clu_submit 1 sign-intermediate "$(jpay "csr=$(cat "$W/dc4.csr")" ttl=720h)"
+e2e_eq "2/3 sign-intermediate on dc1: ok" "0 ok" "$? $(clu_status)"
+SIGN_CMD=$(e2e_jget command_id <<<"$R")
+e2e_jget result.certificate <<<"$R" >"$W/dc4.int.pem"
+CHAIN_JSON=$(e2e_jget result.ca_chain <<<"$R")
+clu_submit 4 intermediate.set-signed "$(jpay "certificate=$(cat "$W/dc4.int.pem")" "ca_chain=$CHAIN_JSON" issuer_name=dc4-own)"
+e2e_eq "3/3 intermediate.set-signed on dc4: ok" "0 ok" "$? $(clu_status)"
+SET_CMD=$(e2e_jget command_id <<<"$R")
+DC4_ISSUER=$(e2e_jget result.issuer_id <<<"$R")
+e2e_eq "every step is a command in one of the two logs" "IntermediateGenerated|CertificateIssued|IssuerCreated,CrlPublished,RootActivated" \
+  "$(clu_psql 4 -c "SELECT string_agg(type, ',' ORDER BY position) FROM events WHERE command_id = '$GEN_CMD'")|$(clu_psql 1 -c "SELECT string_agg(type, ',' ORDER BY position) FROM events WHERE command_id = '$SIGN_CMD'")|$(clu_psql 4 -c "SELECT string_agg(type, ',' ORDER BY position) FROM events WHERE command_id = '$SET_CMD'")"
+e2e_eq "the imported issuer is external, holds the generated key, its parent is dc1's root" \
+  "external $DC4_KID $(clu_event_field 1 RootActivated root_id | tail -1)" \
+  "$(clu_event_field 4 IssuerCreated kind "AND command_id = '$SET_CMD'") $(clu_event_field 4 IssuerCreated key_id "AND command_id = '$SET_CMD'") $(clu_event_field 4 IssuerCreated parent_id "AND command_id = '$SET_CMD'")"
+e2e_eq "dc4's key is in dc4's ca_keys only" "1 0" \
+  "$(clu_psql 4 -c "SELECT count(*) FROM ca_keys WHERE key_id = '$DC4_KID'") $(clu_psql 1 -c "SELECT count(*) FROM ca_keys WHERE key_id = '$DC4_KID'")"
+e2e_eq "IntermediateGenerated holds no key material (key_id, common_name, key_type, key_bits, csr)" \
+  "common_name csr key_bits key_id key_type" \
+  "$(clu_psql 4 -c "SELECT encode(payload, 'hex') FROM events WHERE type = 'IntermediateGenerated'" | python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import e2e
+print(" ".join(sorted(e2e.mp_load(bytes.fromhex(sys.stdin.read().strip()))["payload"])))' "$W")"
+e2e_check "dc4's intermediate verifies against dc1's root" \
+  bash -c "openssl verify -x509_strict -CAfile '$W/root.dc1.pem' '$W/dc4.int.pem' | grep -q ': OK\$'"
+sign_on 4 four.example.com || e2e_bad "dc4 signs under its own intermediate: $(head -c 300 <<<"$R")"
+e2e_eq "dc4's leaf is signed by dc4's own issuer, not the shared one" "$DC4_ISSUER" "$(e2e_jget result.issuer_id <<<"$R")"
+e2e_check "dc4's leaf chains to dc1's root through dc4's intermediate (openssl verify)" \
+  verify_root "$W/leaf.dc4.four.example.com.pem" "$W/dc4.int.pem"
+e2e_eq "... whose issuer is dc4's intermediate" \
+  "$(openssl x509 -in "$W/dc4.int.pem" -noout -subject -nameopt RFC2253)" \
+  "$(openssl x509 -in "$W/leaf.dc4.four.example.com.pem" -noout -issuer -nameopt RFC2253 | sed 's/^issuer/subject/')"
+clu_submit 4 intermediate.set-signed "$(jpay "certificate=$(cat "$W/dc4.int.pem")" "ca_chain=$CHAIN_JSON")"
+e2e_eq "a second import of the same certificate is refused (already_imported)" "1 already_imported" "$? $(e2e_jget error.code <<<"$R")"
+clu_submit 4 intermediate.set-signed "$(jpay "certificate=$(cat "$W/leaf.dc2.two.example.com.pem")" "ca_chain=$CHAIN_JSON")"
+e2e_eq "a leaf is not an intermediate (bad_certificate)" "1 bad_certificate" "$? $(e2e_jget error.code <<<"$R")"
+clu_request 1 role.write '{"name":"late","allowed_domains":"late.example.com","allow_bare_domains":true,"key_type":"any"}'
+clu_replicate 4
+e2e_eq "dc4 still receives dc1's roles after importing its own intermediate" 1 \
+  "$(clu_event_field 4 RoleWritten name | grep -c '^late$')"
+sign_on 4 late.example.com || e2e_bad "dc4 signs under the late role: $(head -c 300 <<<"$R")"
+e2e_eq "... still under its own intermediate" "$DC4_ISSUER" "$(e2e_jget result.issuer_id <<<"$R")"
+
 # ---- audit ----
 
-for n in 1 2 3; do
+for n in 1 2 3 4; do
   if "$LEDGERCA" audit verify --pg-uri "${CLU_URI[$n]}" >"$W/audit.dc$n.log" 2>&1; then
     e2e_ok "ledgerca audit verify passes on dc$n's log"
   else
