@@ -23,6 +23,7 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #define CSR_STR_MAX 1024   /* longest CN / dNSName / URI accepted */
 #define CSR_RSA_MAX 8192   /* largest RSA modulus accepted (bits) */
@@ -742,4 +743,67 @@ const uint8_t *lca_csr_spki(const struct lca_csr *c, size_t *len)
 EVP_PKEY *lca_csr_get0_pubkey(struct lca_csr *c)
 {
     return c->pkey;
+}
+
+/* ---- building a request (intermediate.generate) ---- */
+
+static int csr_ca_extension(X509_REQ *req)
+{
+    STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
+    BASIC_CONSTRAINTS *bc = BASIC_CONSTRAINTS_new();
+    X509_EXTENSION *ext = NULL;
+    int ok = 0;
+
+    if (exts == NULL || bc == NULL) {
+        goto out;
+    }
+    bc->ca = 1;
+    ext = X509V3_EXT_i2d(NID_basic_constraints, 1, bc);
+    ok = ext != NULL && sk_X509_EXTENSION_push(exts, ext) > 0;
+    if (ok) {
+        ext = NULL; /* owned by the stack now */
+        ok = X509_REQ_add_extensions(req, exts) == 1;
+    }
+out:
+    X509_EXTENSION_free(ext);
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    BASIC_CONSTRAINTS_free(bc);
+    return ok;
+}
+
+int lca_csr_build(EVP_PKEY *key, const char *common_name, uint8_t **der, size_t *len,
+                  struct lca_err *err)
+{
+    X509_REQ *req = NULL;
+    X509_NAME *name = NULL;
+    unsigned char *buf = NULL;
+    uint8_t *copy;
+    int n, rc = LCA_FAIL;
+    const EVP_MD *md = EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519 ? NULL : EVP_sha256();
+
+    if (common_name == NULL || common_name[0] == '\0' || strlen(common_name) > 64) {
+        return lca_err_set(err, LCA_ERR_BAD_INPUT, "bad_field",
+                           "common_name must hold 1 to 64 bytes (RFC 5280 ub-common-name)");
+    }
+    if ((req = X509_REQ_new()) == NULL || X509_REQ_set_version(req, 0) != 1 ||
+        (name = X509_REQ_get_subject_name(req)) == NULL ||
+        X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                                   (const unsigned char *)common_name, -1, -1, 0) != 1 ||
+        X509_REQ_set_pubkey(req, key) != 1 || !csr_ca_extension(req) ||
+        X509_REQ_sign(req, key, md) <= 0 || (n = i2d_X509_REQ(req, &buf)) <= 0) {
+        lca_err_ossl(err, LCA_ERR_FATAL, "csr_build", "building the CSR");
+        goto out;
+    }
+    if ((copy = malloc((size_t)n)) == NULL) {
+        lca_err_set(err, LCA_ERR_FATAL, "oom", "out of memory");
+        goto out;
+    }
+    memcpy(copy, buf, (size_t)n);
+    *der = copy;
+    *len = (size_t)n;
+    rc = LCA_OK;
+out:
+    OPENSSL_free(buf);
+    X509_REQ_free(req);
+    return rc;
 }

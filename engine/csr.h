@@ -44,6 +44,14 @@ int lca_csr_parse(const uint8_t *buf, size_t len, struct lca_csr **out,
 /* NULL-safe. */
 void lca_csr_free(struct lca_csr *c);
 
+/* Builds a CSR for `key` (Vault's intermediate/generate): subject CN=common_name (1..64
+ * bytes, RFC 5280 ub-common-name), an extensionRequest asking for basicConstraints CA:TRUE
+ * (critical), signed by the key itself (SHA-256; Ed25519 pure). *der (malloc'd, caller frees)
+ * and *len are set only on success. Errors: BAD_INPUT "bad_field" for the common name; FATAL
+ * when OpenSSL fails. The key is borrowed. */
+int lca_csr_build(EVP_PKEY *key, const char *common_name, uint8_t **der, size_t *len,
+                  struct lca_err *err) LCA_MUST_USE;
+
 /* Subject commonName as UTF-8, NULL if none. Borrowed: valid while c lives. */
 const char *lca_csr_common_name(const struct lca_csr *c);
 /* subjectAltName entries of the extensionRequest; index i < count. Borrowed strings. */

@@ -284,6 +284,10 @@ static lca_decide_fn handler(enum lca_cmd_type t)
         return lca_decide_leaf_crl_rotate;
     case LCA_CMD_TIDY:
         return lca_decide_leaf_tidy;
+    case LCA_CMD_INTERMEDIATE_GENERATE:
+        return lca_decide_sec_generate;
+    case LCA_CMD_INTERMEDIATE_SET_SIGNED:
+        return lca_decide_sec_set_signed;
     default:
         return NULL;
     }
@@ -326,7 +330,9 @@ int lca_decide(const struct lca_state *st, const struct lca_command *cmd, struct
     if (fn == NULL) {
         rc = lca_decide_reject(d, cmd, "unknown_type", "unknown command type");
     } else if (!lca_state_bootstrapped(st) && cmd->type != LCA_CMD_CONFIG_UPDATE &&
-               cmd->type != LCA_CMD_ROLE_WRITE && cmd->type != LCA_CMD_ROLE_DELETE) {
+               cmd->type != LCA_CMD_ROLE_WRITE && cmd->type != LCA_CMD_ROLE_DELETE &&
+               cmd->type != LCA_CMD_INTERMEDIATE_GENERATE &&
+               cmd->type != LCA_CMD_INTERMEDIATE_SET_SIGNED) {
         rc = lca_decide_reject(d, cmd, "not_bootstrapped",
                                "the CA has no root yet: send config.update first");
     } else {

@@ -91,6 +91,11 @@ int lca_decide_leaf_crl_rotate(const struct lca_state *, const struct lca_comman
                                struct lca_env *, struct lca_decision *, struct lca_err *);
 int lca_decide_leaf_tidy(const struct lca_state *, const struct lca_command *, struct lca_env *,
                          struct lca_decision *, struct lca_err *);
+/* A secondary cluster's own intermediate (decide_sec.c). */
+int lca_decide_sec_generate(const struct lca_state *, const struct lca_command *,
+                            struct lca_env *, struct lca_decision *, struct lca_err *);
+int lca_decide_sec_set_signed(const struct lca_state *, const struct lca_command *,
+                              struct lca_env *, struct lca_decision *, struct lca_err *);
 /* Builds and emits a CrlPublished for iss, including `extra` (a revocation not yet in st). */
 int lca_decide_leaf_crl_emit(const struct lca_state *st, const struct lca_issuer *iss,
                              const struct lca_certrec *extra, struct lca_env *env,

@@ -34,6 +34,8 @@ struct lca_state {
     size_t n_roles, cap_roles;
     struct lca_certrec *certs; /* open addressing; serial_len 0 = empty slot */
     size_t n_certs, cap_certs;
+    char (*gen_keys)[65]; /* key ids of intermediate.generate, in log order */
+    size_t n_gen, cap_gen;
 };
 
 /* ---- certificate table ---- */
@@ -216,6 +218,7 @@ void lca_state_free(struct lca_state *st)
     }
     free(st->roles);
     free(st->certs);
+    free(st->gen_keys);
     lca_val_free(st->config);
     free(st);
 }
@@ -678,6 +681,41 @@ static int ev_tidied(struct lca_state *st, int64_t pos, const struct lca_val *p,
     return LCA_OK;
 }
 
+/* intermediate.generate: the key (in the key store) awaits its certificate from the primary. */
+static int ev_int_generated(struct lca_state *st, int64_t pos, const struct lca_val *p,
+                            struct lca_err *err)
+{
+    const char *kid = lca_val_map_get_str(p, "key_id");
+
+    (void)pos;
+    if (kid == NULL || strlen(kid) != 64 || lca_state_generated_key(st, kid)) {
+        return bad(err, "IntermediateGenerated payload");
+    }
+    if (st->n_gen == st->cap_gen) {
+        size_t cap = st->cap_gen == 0 ? 4 : st->cap_gen * 2;
+        char (*n)[65] = realloc(st->gen_keys, cap * sizeof(*n));
+        if (n == NULL) {
+            return lca_err_set(err, LCA_ERR_FATAL, "oom", "out of memory");
+        }
+        st->gen_keys = n;
+        st->cap_gen = cap;
+    }
+    memcpy(st->gen_keys[st->n_gen++], kid, 65);
+    return LCA_OK;
+}
+
+int lca_state_generated_key(const struct lca_state *st, const char *key_id)
+{
+    size_t i;
+
+    for (i = 0; key_id != NULL && i < st->n_gen; i++) {
+        if (strcmp(st->gen_keys[i], key_id) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int ev_rejected(struct lca_state *st, int64_t pos, const struct lca_val *p,
                        struct lca_err *err)
 {
@@ -769,6 +807,8 @@ static evolve_fn handler(enum lca_evt_type t)
     case LCA_EVT_COMMAND_REJECTED:
     case LCA_EVT_REVOCATION_FORWARDED: /* the owning cluster records the revocation */
         return ev_rejected;
+    case LCA_EVT_INTERMEDIATE_GENERATED:
+        return ev_int_generated;
     default:
         return NULL;
     }

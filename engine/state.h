@@ -126,6 +126,11 @@ const struct lca_issuer *lca_state_default_issuer(const struct lca_state *st);
 /* Index of an issuer in issuer_at order, or (size_t)-1. */
 size_t lca_state_issuer_index(const struct lca_state *st, const struct lca_issuer *iss);
 
+/* 1 if an IntermediateGenerated event recorded this key id (Consul's secondary: the key
+ * waits in the key store for the certificate the primary signs; intermediate.set-signed
+ * imports it). */
+int lca_state_generated_key(const struct lca_state *st, const char *key_id);
+
 /* Roles. */
 const struct lca_role *lca_state_role(const struct lca_state *st, const char *name);
 size_t lca_state_role_count(const struct lca_state *st);

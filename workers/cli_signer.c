@@ -29,6 +29,9 @@ int lca_cli_signer(int argc, char **argv)
          "suffix of the command topics, e.g. .dc2 (clusters sharing one Kafka)", NULL},
         {"--max-batch", "LEDGERCA_MAX_BATCH", 0, "commands per transaction (default 500)", "500"},
         {"--no-bootstrap", NULL, 1, "do not create a root when the log has none", NULL},
+        {"--secondary-of", "LEDGERCA_SECONDARY_OF", 0,
+         "primary cluster id: no own root, CA-wide commands refused (see ledgerca replicate)",
+         NULL},
         {"--insecure-no-auth", "LEDGERCA_INSECURE_NO_AUTH", 1,
          "accept commands without checking tokens (isolated tests only)", NULL},
         {"--forward-revocations", "LEDGERCA_FORWARD_REVOCATIONS", 1,
@@ -57,8 +60,10 @@ int lca_cli_signer(int argc, char **argv)
     o.topic_suffix = opts[5].value;
     o.max_batch = (size_t)strtoul(opts[6].value, NULL, 10);
     o.no_bootstrap = opts[7].value != NULL && strcmp(opts[7].value, "0") != 0;
-    o.no_auth = opts[8].value != NULL && strcmp(opts[8].value, "0") != 0;
-    o.forward_revocations = opts[9].value != NULL && strcmp(opts[9].value, "0") != 0;
+    o.secondary_of = opts[8].value != NULL && opts[8].value[0] != '\0' ? opts[8].value : NULL;
+    o.no_bootstrap = o.no_bootstrap || o.secondary_of != NULL; /* its root is the primary's */
+    o.no_auth = opts[9].value != NULL && strcmp(opts[9].value, "0") != 0;
+    o.forward_revocations = opts[10].value != NULL && strcmp(opts[10].value, "0") != 0;
     o.stop = &g_stop;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;

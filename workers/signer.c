@@ -284,6 +284,38 @@ static int resolve_token(struct signer *s, const char *token, struct lca_token_i
     return LCA_OK;
 }
 
+/* Secondary mode (--secondary-of): the CA-wide commands belong to the primary, whose log the
+ * replicator (workers/replicate.h) copies here; deciding them here would fork the CA. */
+static int secondary_refuses(enum lca_cmd_type t)
+{
+    switch (t) {
+    case LCA_CMD_CONFIG_UPDATE:
+    case LCA_CMD_ROTATE:
+    case LCA_CMD_CROSS_SIGN:
+    case LCA_CMD_REISSUE:
+    case LCA_CMD_ISSUER_UPDATE:
+    case LCA_CMD_ROLE_WRITE:
+    case LCA_CMD_ROLE_DELETE:
+    case LCA_CMD_SIGN_INTERMEDIATE:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int deny_secondary(const struct signer *s, const struct lca_command *cmd,
+                          struct lca_decision **d, struct lca_err *err)
+{
+    char why[256];
+
+    snprintf(why, sizeof(why),
+             "this cluster (%.40s) is a secondary of %.40s: %s is CA-wide, send it to the "
+             "primary (topic ledgerca.commands.admin.%.40s)",
+             s->o->cluster, s->o->secondary_of, lca_catalog_cmd_name(cmd->type),
+             s->o->secondary_of);
+    return lca_decide_deny(cmd, "secondary_cluster", why, d, err);
+}
+
 /* Decides the command, or denies it when its token's persona may not send it. */
 static int decide_authorized(struct signer *s, const struct lca_command *cmd,
                              struct lca_decision **d, struct lca_err *err)
@@ -304,6 +336,10 @@ static int decide_authorized(struct signer *s, const struct lca_command *cmd,
         if (lca_authz_check(info->persona, roles, info->n_roles, cmd, &why) != LCA_OK) {
             return lca_decide_deny(cmd, why.code, why.msg, d, err);
         }
+    }
+    if (s->o->secondary_of != NULL && s->o->secondary_of[0] != '\0' &&
+        secondary_refuses(cmd->type)) {
+        return deny_secondary(s, cmd, d, err);
     }
     return lca_decide(s->st, cmd, lca_osslenv_env(s->oe), d, err);
 }

@@ -45,6 +45,12 @@ struct lca_signer_opts {
     size_t max_batch;      /* commands per transaction (0: 500) */
     int poll_ms;           /* wait for a first message (0: 50 ms) */
     int no_bootstrap;      /* 1: do not create a root when the log has none */
+    const char *secondary_of; /* NULL: a primary (or standalone) cluster. "dc1": a secondary of
+                                 dc1 — no bootstrap of its own root (the CLI sets
+                                 no_bootstrap with it), and the CA-wide commands
+                                 (config.update, rotate, cross-sign, reissue, issuer.update,
+                                 role.write, role.delete, sign-intermediate) are rejected
+                                 ("secondary_cluster", recorded as CommandRejected) */
     int no_auth;           /* 1: skip token checks (every command acts as Operator) — for
                               isolated test set-ups only; the default checks every token */
     int forward_revocations; /* 1: a revoke of a serial this cluster never issued goes to

@@ -40,7 +40,12 @@ static void test_catalog_commands(void)
                         t);
         n++;
     }
-    CU_ASSERT_EQUAL(n, 14);
+    CU_ASSERT_EQUAL(n, 16);
+    /* appended at the end of the list (issue 4): the older values never move */
+    CU_ASSERT_EQUAL(LCA_CMD_TIDY, 14);
+    CU_ASSERT_EQUAL(lca_catalog_cmd_from_name("intermediate.generate"), 15);
+    CU_ASSERT_EQUAL(lca_catalog_cmd_from_name("intermediate.set-signed"), 16);
+    CU_ASSERT_EQUAL(lca_catalog_cmd_topic(LCA_CMD_INTERMEDIATE_SET_SIGNED), LCA_TOPIC_ADMIN);
     CU_ASSERT_EQUAL(lca_catalog_cmd_topic(LCA_CMD_ISSUE), LCA_TOPIC_ISSUE);
     CU_ASSERT_EQUAL(lca_catalog_cmd_topic(LCA_CMD_SIGN), LCA_TOPIC_ISSUE);
     CU_ASSERT_EQUAL(lca_catalog_cmd_topic(LCA_CMD_REVOKE), LCA_TOPIC_REVOKE);
@@ -70,7 +75,9 @@ static void test_catalog_events(void)
                         t);
         n++;
     }
-    CU_ASSERT_EQUAL(n, 11);
+    CU_ASSERT_EQUAL(n, 12);
+    CU_ASSERT_EQUAL(LCA_EVT_COMMAND_REJECTED, 11);
+    CU_ASSERT_EQUAL(lca_catalog_evt_from_name("IntermediateGenerated"), 12);
 }
 
 /* ---- command parse ----------------------------------------------------------------------- */
