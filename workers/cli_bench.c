@@ -24,6 +24,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "bench_agg.h"
 #include "bench_e2e.h"
 #include "bench_http.h"
 #include "cert.h"
@@ -335,7 +336,9 @@ static void usage(FILE *out)
                  "  e2e      sign over real Kafka + PostgreSQL: throughput, latency, RSS, bytes/cert\n"
                  "           (ledgerca bench e2e --help)\n"
                  "  http     the HTTP API with wrk: read endpoints, issue/:role vs straight to Kafka\n"
-                 "           (ledgerca bench http --help)\n");
+                 "           (ledgerca bench http --help)\n"
+                 "  aggregate  the aggregator's fold + unified CRL builds at 5,000 revocations/s\n"
+                 "           from 3 clusters vs the same path unpaced (ledgerca bench aggregate --help)\n");
 }
 
 int lca_cli_bench(int argc, char **argv)
@@ -346,6 +349,9 @@ int lca_cli_bench(int argc, char **argv)
     }
     if (argc >= 2 && strcmp(argv[1], "e2e") == 0) {
         return lca_bench_e2e_run(argc - 1, argv + 1);
+    }
+    if (argc >= 2 && strcmp(argv[1], "aggregate") == 0) {
+        return lca_bench_agg_run(argc - 1, argv + 1);
     }
     if (argc >= 2 && strcmp(argv[1], "http") == 0) {
         return lca_bench_http_run(argc - 1, argv + 1);

@@ -217,6 +217,46 @@ e2e_check "unified CRL now also lists the cross-cluster revocation" fed_until 60
 e2e_check "audit verify accepts $A's log with RevocationForwarded" \
   "$LEDGERCA" audit verify --pg-uri "$(fed_uri "$A")" --chain-only
 
+
+# ---- a shared issuer (Vault's model): a secondary issues and revokes under the primary's ----
+D=$(fed_id d)
+fed_cluster_add "$D" || e2e_die "cannot create cluster $D"
+e2e_check "ledgerca replicate copies $A's issuers, roles and keys into $D" \
+  "$LEDGERCA" replicate --pg-uri "$(fed_uri "$D")" --cluster "$D" --primary "$A" \
+  --primary-pg-uri "$(fed_uri "$A")" --kek-file "$W/kek" --once
+fed_signer "$D" --secondary-of "$A"
+fed_wait_log "signer.$D" 'msg="signer ready"' 90 || e2e_die "signer of $D not ready"
+fed_relay "$D"
+d1=$(issue "$D" "d1.$D.example.com") || e2e_die "issue on $D"
+d2=$(issue "$D" "d2.$D.example.com") || e2e_die "issue on $D"
+a4=$(issue "$A" "a4.$A.example.com") || e2e_die "issue on $A"
+revoke "$D" "$d1"
+revoke "$A" "$a4"
+e2e_check "aggregator: $D's cursor reaches its head" fed_until 60 caught "$A" "$B" "$D"
+shared=$(agg_q "SELECT issuer_id FROM agg_certs WHERE serial = '$d1'")
+e2e_eq "$D's leaves are issued by $A's issuer (shared)" "$shared" \
+  "$(agg_q "SELECT issuer_id FROM agg_certs WHERE serial = '$a4'")"
+e2e_check "unified CRLs hold exactly the union (with the shared issuer)" fed_until 60 unified_matches
+both=$(printf '%s\n%s\n' "$(fed_norm "$d1")" "$(fed_norm "$a4")" | sort)
+e2e_eq "the shared issuer's unified CRL lists the revocations of both clusters" "$both" \
+  "$(fed_crl_serials "$W/crl/unified/$shared.crl" | grep -x -e "$(fed_norm "$d1")" -e "$(fed_norm "$a4")")"
+for s in "$d1" "$a4"; do
+  out=$(verify_crl "$s" "$W/crl/unified/$shared.crl")
+  if grep -q "certificate revoked" <<<"$out"; then
+    e2e_ok "openssl rejects revoked leaf $s (shared issuer) with the unified CRL"
+  else
+    e2e_bad "unified CRL does not revoke $s: $out"
+  fi
+done
+e2e_eq "openssl accepts the unrevoked leaf of $D with the unified CRL" "$W/$d2.pem: OK" \
+  "$(verify_crl "$d2" "$W/crl/unified/$shared.crl")"
+e2e_eq "$D's own CRL of the shared issuer holds only $D's revocation" "$(fed_norm "$d1")" \
+  "$(fed_crl_serials "$W/crl/clusters/$D/$shared.crl")"
+e2e_check "$A's own CRL of the shared issuer does not list $D's revocation" \
+  bash -c "! grep -qx '$(fed_norm "$d1")' <<<'$(fed_crl_serials "$W/crl/clusters/$A/$shared.crl")'"
+e2e_eq "openssl with $A's own CRL alone accepts $D's revoked leaf (why a unified CRL is needed)" \
+  "$W/$d1.pem: OK" "$(verify_crl "$d1" "$W/crl/clusters/$A/$shared.crl")"
+
 # ---- the aggregator killed mid-way converges ----
 for i in $(seq 1 12); do
   for c in "$A" "$B"; do
@@ -233,7 +273,7 @@ kill -KILL "$AGG_PID" 2>/dev/null
 fed_until 30 bash -c "! kill -0 $AGG_PID 2>/dev/null"
 e2e_check "revocations of the batch answered" e2e_wait_replies "$W/batch2.cid" 60
 start_aggregator
-e2e_check "after SIGKILL and restart the cursors reach the heads" fed_until 90 caught "$A" "$B"
+e2e_check "after SIGKILL and restart the cursors reach the heads" fed_until 90 caught "$A" "$B" "$D"
 e2e_check "after SIGKILL and restart the unified CRLs are exactly the union" fed_until 90 unified_matches
 e2e_eq "no revocation folded twice" "$(agg_q "SELECT count(DISTINCT (issuer_id, serial, cluster)) FROM agg_revocations")" \
   "$(agg_q "SELECT count(*) FROM agg_revocations")"
@@ -249,7 +289,7 @@ cs=$(issue "$C" "l1.$C.example.com") || e2e_die "issue on $C"
 revoke "$C" "$cs"
 share_keys
 fed_relay "$C"
-e2e_check "a cluster added later is picked up and caught up from its first event" fed_until 90 caught "$A" "$B" "$C"
+e2e_check "a cluster added later is picked up and caught up from its first event" fed_until 90 caught "$A" "$B" "$C" "$D"
 e2e_check "the unified CRLs include the new cluster's revocation" fed_until 60 unified_matches
 out=$(verify_crl "$cs" "$(unified_of "$cs")")
 if grep -q "certificate revoked" <<<"$out"; then e2e_ok "openssl rejects the new cluster's revoked leaf with the unified CRL"; else e2e_bad "$out"; fi
