@@ -257,6 +257,26 @@ e2e_check "$A's own CRL of the shared issuer does not list $D's revocation" \
 e2e_eq "openssl with $A's own CRL alone accepts $D's revoked leaf (why a unified CRL is needed)" \
   "$W/$d1.pem: OK" "$(verify_crl "$d1" "$W/crl/clusters/$A/$shared.crl")"
 
+
+# ---- the HTTP API serves the unified CRLs (Vault's paths) from the aggregator's database ----
+"$LEDGERCA" projector --pg-uri "$AGG_URI" --cluster "$A" --once >>"$W/projector.log" 2>&1 ||
+  e2e_bad "projector --once on $A failed"
+fed_bg api "$LEDGERCA" api --listen 127.0.0.1:0 --pg-uri "$AGG_URI" --bootstrap "$E2E_BS" --cluster "$A"
+API_PID=$FED_PID
+fed_wait_log api 'msg="api ready"' 60 || e2e_bad "ledgerca api did not start"
+PORT=$(sed -n 's/.*msg="api ready".* port=\([0-9]*\).*/\1/p' "$W/api.log" | head -1)
+U="http://127.0.0.1:$PORT"
+same_der() { curl -sf "$U/v1/pki/issuer/$shared/unified-crl/der" -o "$W/api.crl" && cmp -s "$W/api.crl" "$W/crl/unified/$shared.crl"; }
+e2e_check "GET /v1/pki/issuer/:ref/unified-crl/der is the unified CRL file" fed_until 30 same_der
+e2e_check "GET /v1/pki/unified-crl/pem (the default issuer's) is a PEM CRL listing $D's revocation" \
+  bash -c "curl -sf '$U/v1/pki/unified-crl/pem' | openssl crl -noout -text | tr -d ' ' | grep -qi '$(fed_norm "$d1")'"
+e2e_eq "GET /v1/pki/issuer/:ref/unified-crl answers JSON with the PEM" "-----BEGIN X509 CRL-----" \
+  "$(curl -sf "$U/v1/pki/issuer/$shared/unified-crl" | e2e_jget data.crl | head -n1)"
+e2e_eq "an unknown issuer's unified CRL is a 404" 404 \
+  "$(curl -s -o /dev/null -w '%{http_code}' "$U/v1/pki/issuer/00000000-0000-4000-8000-00000000dead/unified-crl/der")"
+kill -TERM "$API_PID" 2>/dev/null
+
+
 # ---- the aggregator killed mid-way converges ----
 for i in $(seq 1 12); do
   for c in "$A" "$B"; do
@@ -294,6 +314,26 @@ e2e_check "the unified CRLs include the new cluster's revocation" fed_until 60 u
 out=$(verify_crl "$cs" "$(unified_of "$cs")")
 if grep -q "certificate revoked" <<<"$out"; then e2e_ok "openssl rejects the new cluster's revoked leaf with the unified CRL"; else e2e_bad "$out"; fi
 
+# ---- at-least-once: a relay that lost its cursor sends everything again; all dropped ----
+rb=$(eval echo "\$FED_RELAY_$B")
+kill -TERM "$rb"
+fed_until 30 bash -c "! kill -0 $rb 2>/dev/null"
+e2e_check "relay: SIGTERM drains it" grep -q 'msg="relay stopped"' "$W/relay.$B.log"
+fed_psql "$B" -c "DELETE FROM relay_cursor" >/dev/null
+revs_before=$(agg_q "SELECT count(*) FROM agg_revocations")
+fed_relay "$B"
+relayed() { [ "$(fed_psql "$B" -c "SELECT position FROM relay_cursor")" = "$(head_of "$B")" ]; }
+e2e_check "the relay sends $B's whole log again (cursor back at the head)" fed_until 60 relayed
+RESENT=$(head_of "$B")
+# a barrier: a new event of B comes after every re-sent one in its one-partition topic
+barrier=$(issue "$B" "barrier.$B.example.com") || e2e_bad "issue on $B"
+e2e_check "the aggregator reads past the re-sent events to the new one" fed_until 60 caught "$B"
+e2e_eq "the aggregator dropped every re-sent event: no new revocation rows" "$revs_before" \
+  "$(agg_q "SELECT count(*) FROM agg_revocations")"
+e2e_eq "... no refusal (they are duplicates, not gaps)" 0 \
+  "$(grep 'relayed event refused' "$W"/aggregator.log | grep -c -e "topic=ledgerca.events.$B ")"
+e2e_check "... and $B's cursor is still its head" caught "$B"
+
 # ---- negative: a tampered relayed event is refused, the cursor stays ----
 before=$(cursor_of "$A")
 # re-publish message 1 with its position changed to head+1 (its prev_hash cannot match)
@@ -317,4 +357,7 @@ fi
 kill -TERM "$AGG_PID"
 fed_until 60 bash -c "! kill -0 $AGG_PID 2>/dev/null"
 e2e_check "SIGTERM drains the aggregator" grep -q 'msg="aggregator stopped"' "$W/aggregator.log"
+dups=$(grep 'msg="aggregator stopped"' "$W/aggregator.log" | tail -n1 | sed -n 's/.* duplicates=\([0-9]*\).*/\1/p')
+e2e_check "the aggregator counted the re-sent events as duplicates (${dups:-?} >= $RESENT)" \
+  test "${dups:-0}" -ge "$RESENT"
 e2e_finish
