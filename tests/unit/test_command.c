@@ -75,9 +75,10 @@ static void test_catalog_events(void)
                         t);
         n++;
     }
-    CU_ASSERT_EQUAL(n, 12);
+    CU_ASSERT_EQUAL(n, 13);
     CU_ASSERT_EQUAL(LCA_EVT_COMMAND_REJECTED, 11);
     CU_ASSERT_EQUAL(lca_catalog_evt_from_name("IntermediateGenerated"), 12);
+    CU_ASSERT_EQUAL(lca_catalog_evt_from_name("RevocationForwarded"), 13);
 }
 
 /* ---- command parse ----------------------------------------------------------------------- */
