@@ -269,9 +269,36 @@ e2e_eq "dc4 still receives dc1's roles after importing its own intermediate" 1 \
 sign_on 4 late.example.com || e2e_bad "dc4 signs under the late role: $(head -c 300 <<<"$R")"
 e2e_eq "... still under its own intermediate" "$DC4_ISSUER" "$(e2e_jget result.issuer_id <<<"$R")"
 
+# ---- the same round trip as one command: ledgerca secondary init ----
+
+clu_add 7
+clu_replicate 7 || e2e_bad "dc7's first replication failed"
+clu_signer 7 --secondary-of dc1 || e2e_die "dc7 signer did not start"
+"$LEDGERCA" secondary init --bootstrap "$E2E_BS" --token "$E2E_TOKEN" --cluster dc7 --primary dc1 \
+  --topic-suffix "${CLU_SUFFIX[7]}" --primary-topic-suffix "${CLU_SUFFIX[2]}" --timeout 60 \
+  >"$W/init.bad.json" 2>"$W/init.bad.err"
+e2e_eq "secondary init whose 'primary' is itself a secondary: exit 1" 1 "$?"
+e2e_check "... the refused step is named" grep -q "sign-intermediate refused: secondary_cluster" "$W/init.bad.err"
+e2e_eq "... dc7 recorded the generate, imported nothing (its issuers are dc1's replicated ones)" \
+  "1 $(clu_psql 1 -c "SELECT count(*) FROM events WHERE type = 'IssuerCreated'")" \
+  "$(clu_psql 7 -c "SELECT count(*) FROM events WHERE type = 'IntermediateGenerated'") $(clu_psql 7 -c "SELECT count(*) FROM events WHERE type = 'IssuerCreated'")"
+"$LEDGERCA" secondary init --bootstrap "$E2E_BS" --token "$E2E_TOKEN" --cluster dc7 --primary dc1 \
+  --topic-suffix "${CLU_SUFFIX[7]}" --primary-topic-suffix "${CLU_SUFFIX[1]}" --issuer-name dc7-own \
+  --timeout 60 >"$W/init.json" 2>"$W/init.err"
+e2e_eq "ledgerca secondary init: exit 0" 0 "$?"
+DC7_ISSUER=$(e2e_jget issuer_id <"$W/init.json")
+e2e_jget certificate <"$W/init.json" >"$W/dc7.int.pem"
+e2e_eq "its three commands are in the two logs" "IntermediateGenerated CertificateIssued RootActivated" \
+  "$(clu_psql 7 -c "SELECT type FROM events WHERE command_id = '$(e2e_jget generate_command_id <"$W/init.json")'") $(clu_psql 1 -c "SELECT type FROM events WHERE command_id = '$(e2e_jget sign_command_id <"$W/init.json")'") $(clu_psql 7 -c "SELECT type FROM events WHERE command_id = '$(e2e_jget set_signed_command_id <"$W/init.json")' AND type = 'RootActivated'")"
+e2e_check "the token is not in its output" bash -c "! grep -q '$E2E_TOKEN' '$W/init.json' '$W/init.err'"
+sign_on 7 seven.example.com || e2e_bad "dc7 signs under its own intermediate: $(head -c 300 <<<"$R")"
+e2e_eq "dc7's leaf is signed by the issuer secondary init imported" "$DC7_ISSUER" "$(e2e_jget result.issuer_id <<<"$R")"
+e2e_check "dc7's leaf chains to dc1's root (openssl verify)" \
+  verify_root "$W/leaf.dc7.seven.example.com.pem" "$W/dc7.int.pem"
+
 # ---- audit ----
 
-for n in 1 2 3 4; do
+for n in 1 2 3 4 7; do
   if "$LEDGERCA" audit verify --pg-uri "${CLU_URI[$n]}" >"$W/audit.dc$n.log" 2>&1; then
     e2e_ok "ledgerca audit verify passes on dc$n's log"
   else
