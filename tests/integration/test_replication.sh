@@ -96,8 +96,11 @@ DC2_SERIAL=$(e2e_jget result.serial_number <<<"$R")
 
 # ---- CA-wide commands sent to a secondary are refused and recorded ----
 
-for t in role.write config.update rotate sign-intermediate; do
+for t in role.write role.delete config.update rotate cross-sign reissue issuer.update sign-intermediate; do
   case $t in
+    role.delete) p='{"name":"web"}' ;;
+    cross-sign | reissue) p='{"issuer_ref":"default"}' ;;
+    issuer.update) p='{"issuer_ref":"default","issuer_name":"renamed-on-dc2"}' ;;
     role.write) p='{"name":"evil","allow_any_name":true}' ;;
     config.update) p='{"Config":{"LeafCertTTL":"1h"}}' ;;
     rotate) p='{}' ;;
@@ -175,9 +178,11 @@ e2e_eq "dc2's rm_certs lists only dc2's leaf" "$DC2_SERIAL dc2" "$(clu_psql 2 -c
 e2e_eq "dc3's rm_certs lists only dc3's leaf" "$DC3_SERIAL dc3" "$(clu_psql 3 -c "SELECT serial, cluster FROM rm_certs")"
 e2e_eq "dc1's rm_certs has neither" 0 \
   "$(clu_psql 1 -c "SELECT count(*) FROM rm_certs WHERE serial IN ('$DC2_SERIAL', '$DC3_SERIAL') OR cluster <> 'dc1'")"
-e2e_eq "every cluster's roots list has dc1's active root" \
-  "$(clu_psql 1 -c "SELECT doc->>'ActiveRootID' FROM rm_roots" 2>/dev/null)" \
-  "$(clu_psql 2 -c "SELECT doc->>'ActiveRootID' FROM rm_roots" 2>/dev/null)"
+ROOT_ID=$(clu_psql 1 -c "SELECT doc->>'ActiveRootID' FROM rm_roots")
+e2e_check "dc1's roots list names its active root" test -n "$ROOT_ID"
+e2e_eq "every cluster's roots list (rm_roots) has dc1's active root" "$ROOT_ID $ROOT_ID $ROOT_ID" \
+  "$(for n in 1 2 3; do clu_psql $n -c "SELECT doc->>'ActiveRootID' FROM rm_roots"; done | tr '\n' ' ' | sed 's/ $//')"
+sign_on 2 again.example.com || e2e_bad "dc2 still signs under 'web' after the refused role.delete"
 
 # ---- negative cases ----
 
