@@ -96,8 +96,11 @@ DC2_SERIAL=$(e2e_jget result.serial_number <<<"$R")
 
 # ---- CA-wide commands sent to a secondary are refused and recorded ----
 
-for t in role.write config.update rotate sign-intermediate; do
+for t in role.write role.delete config.update rotate cross-sign reissue issuer.update sign-intermediate; do
   case $t in
+    role.delete) p='{"name":"web"}' ;;
+    cross-sign | reissue) p='{"issuer_ref":"default"}' ;;
+    issuer.update) p='{"issuer_ref":"default","issuer_name":"renamed-on-dc2"}' ;;
     role.write) p='{"name":"evil","allow_any_name":true}' ;;
     config.update) p='{"Config":{"LeafCertTTL":"1h"}}' ;;
     rotate) p='{}' ;;
@@ -175,9 +178,11 @@ e2e_eq "dc2's rm_certs lists only dc2's leaf" "$DC2_SERIAL dc2" "$(clu_psql 2 -c
 e2e_eq "dc3's rm_certs lists only dc3's leaf" "$DC3_SERIAL dc3" "$(clu_psql 3 -c "SELECT serial, cluster FROM rm_certs")"
 e2e_eq "dc1's rm_certs has neither" 0 \
   "$(clu_psql 1 -c "SELECT count(*) FROM rm_certs WHERE serial IN ('$DC2_SERIAL', '$DC3_SERIAL') OR cluster <> 'dc1'")"
-e2e_eq "every cluster's roots list has dc1's active root" \
-  "$(clu_psql 1 -c "SELECT doc->>'ActiveRootID' FROM rm_roots" 2>/dev/null)" \
-  "$(clu_psql 2 -c "SELECT doc->>'ActiveRootID' FROM rm_roots" 2>/dev/null)"
+ROOT_ID=$(clu_psql 1 -c "SELECT doc->>'ActiveRootID' FROM rm_roots")
+e2e_check "dc1's roots list names its active root" test -n "$ROOT_ID"
+e2e_eq "every cluster's roots list (rm_roots) has dc1's active root" "$ROOT_ID $ROOT_ID $ROOT_ID" \
+  "$(for n in 1 2 3; do clu_psql $n -c "SELECT doc->>'ActiveRootID' FROM rm_roots"; done | tr '\n' ' ' | sed 's/ $//')"
+sign_on 2 again.example.com || e2e_bad "dc2 still signs under 'web' after the refused role.delete"
 
 # ---- negative cases ----
 
@@ -269,9 +274,36 @@ e2e_eq "dc4 still receives dc1's roles after importing its own intermediate" 1 \
 sign_on 4 late.example.com || e2e_bad "dc4 signs under the late role: $(head -c 300 <<<"$R")"
 e2e_eq "... still under its own intermediate" "$DC4_ISSUER" "$(e2e_jget result.issuer_id <<<"$R")"
 
+# ---- the same round trip as one command: ledgerca secondary init ----
+
+clu_add 7
+clu_replicate 7 || e2e_bad "dc7's first replication failed"
+clu_signer 7 --secondary-of dc1 || e2e_die "dc7 signer did not start"
+"$LEDGERCA" secondary init --bootstrap "$E2E_BS" --token "$E2E_TOKEN" --cluster dc7 --primary dc1 \
+  --topic-suffix "${CLU_SUFFIX[7]}" --primary-topic-suffix "${CLU_SUFFIX[2]}" --timeout 60 \
+  >"$W/init.bad.json" 2>"$W/init.bad.err"
+e2e_eq "secondary init whose 'primary' is itself a secondary: exit 1" 1 "$?"
+e2e_check "... the refused step is named" grep -q "sign-intermediate refused: secondary_cluster" "$W/init.bad.err"
+e2e_eq "... dc7 recorded the generate, imported nothing (its issuers are dc1's replicated ones)" \
+  "1 $(clu_psql 1 -c "SELECT count(*) FROM events WHERE type = 'IssuerCreated'")" \
+  "$(clu_psql 7 -c "SELECT count(*) FROM events WHERE type = 'IntermediateGenerated'") $(clu_psql 7 -c "SELECT count(*) FROM events WHERE type = 'IssuerCreated'")"
+"$LEDGERCA" secondary init --bootstrap "$E2E_BS" --token "$E2E_TOKEN" --cluster dc7 --primary dc1 \
+  --topic-suffix "${CLU_SUFFIX[7]}" --primary-topic-suffix "${CLU_SUFFIX[1]}" --issuer-name dc7-own \
+  --timeout 60 >"$W/init.json" 2>"$W/init.err"
+e2e_eq "ledgerca secondary init: exit 0" 0 "$?"
+DC7_ISSUER=$(e2e_jget issuer_id <"$W/init.json")
+e2e_jget certificate <"$W/init.json" >"$W/dc7.int.pem"
+e2e_eq "its three commands are in the two logs" "IntermediateGenerated CertificateIssued RootActivated" \
+  "$(clu_psql 7 -c "SELECT type FROM events WHERE command_id = '$(e2e_jget generate_command_id <"$W/init.json")'") $(clu_psql 1 -c "SELECT type FROM events WHERE command_id = '$(e2e_jget sign_command_id <"$W/init.json")'") $(clu_psql 7 -c "SELECT type FROM events WHERE command_id = '$(e2e_jget set_signed_command_id <"$W/init.json")' AND type = 'RootActivated'")"
+e2e_check "the token is not in its output" bash -c "! grep -q '$E2E_TOKEN' '$W/init.json' '$W/init.err'"
+sign_on 7 seven.example.com || e2e_bad "dc7 signs under its own intermediate: $(head -c 300 <<<"$R")"
+e2e_eq "dc7's leaf is signed by the issuer secondary init imported" "$DC7_ISSUER" "$(e2e_jget result.issuer_id <<<"$R")"
+e2e_check "dc7's leaf chains to dc1's root (openssl verify)" \
+  verify_root "$W/leaf.dc7.seven.example.com.pem" "$W/dc7.int.pem"
+
 # ---- audit ----
 
-for n in 1 2 3 4; do
+for n in 1 2 3 4 7; do
   if "$LEDGERCA" audit verify --pg-uri "${CLU_URI[$n]}" >"$W/audit.dc$n.log" 2>&1; then
     e2e_ok "ledgerca audit verify passes on dc$n's log"
   else
