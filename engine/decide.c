@@ -142,6 +142,8 @@ static const struct {
     {"RootCertTTL", 87600 * 3600},    {"PrivateKeyBits", 256},
     {"DefaultTTL", 768 * 3600},       {"MaxTTL", 768 * 3600},
     {"CrlExpiry", 72 * 3600},         {"CrlAutoRebuild", 1},
+    {"CrlEnableDelta", 0},            {"CrlMaxEntries", 100000}, /* Vault's max_crl_entries */
+    {"CrlRebuildGrace", 12 * 3600},   {"CrlDeltaRebuildInterval", 15 * 60},
 };
 
 int64_t lca_decide_cfg_int(const struct lca_state *st, const char *key)
