@@ -24,6 +24,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "bench_audit.h"
+#include "bench_crl.h"
 #include "bench_e2e.h"
 #include "bench_http.h"
 #include "cert.h"
@@ -335,7 +337,11 @@ static void usage(FILE *out)
                  "  e2e      sign over real Kafka + PostgreSQL: throughput, latency, RSS, bytes/cert\n"
                  "           (ledgerca bench e2e --help)\n"
                  "  http     the HTTP API with wrk: read endpoints, issue/:role vs straight to Kafka\n"
-                 "           (ledgerca bench http --help)\n");
+                 "           (ledgerca bench http --help)\n"
+                 "  audit    audit verify (chain, full) and replay over a big synthetic valid log\n"
+                 "           (ledgerca bench audit --help)\n"
+                 "  crl      a 1,000,000-entry CRL build; revocation -> visible in the CRL file\n"
+                 "           (ledgerca bench crl --help)\n");
 }
 
 int lca_cli_bench(int argc, char **argv)
@@ -349,6 +355,12 @@ int lca_cli_bench(int argc, char **argv)
     }
     if (argc >= 2 && strcmp(argv[1], "http") == 0) {
         return lca_bench_http_run(argc - 1, argv + 1);
+    }
+    if (argc >= 2 && strcmp(argv[1], "audit") == 0) {
+        return lca_bench_audit_run(argc - 1, argv + 1);
+    }
+    if (argc >= 2 && strcmp(argv[1], "crl") == 0) {
+        return lca_bench_crl_run(argc - 1, argv + 1);
     }
     if (argc != 2) {
         usage(stderr);
