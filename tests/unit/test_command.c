@@ -70,7 +70,8 @@ static void test_catalog_events(void)
                         t);
         n++;
     }
-    CU_ASSERT_EQUAL(n, 11);
+    CU_ASSERT_EQUAL(n, (int)LCA_EVT_COUNT_ - 1); /* every type of events/types.def */
+    CU_ASSERT_EQUAL(lca_catalog_evt_from_name("CrlBuildFailed"), LCA_EVT_CRL_BUILD_FAILED);
 }
 
 /* ---- command parse ----------------------------------------------------------------------- */
