@@ -537,7 +537,11 @@ out:
     }
     lca_pgstore_free(store);
     synth_free(&s);
-    lca_bench_db_drop(&db);
+    if (getenv("LCA_BENCH_KEEP") != NULL) { /* to look at the synthetic log afterwards */
+        fprintf(stderr, "bench audit: kept database %s\n", db.uri);
+    } else {
+        lca_bench_db_drop(&db);
+    }
     return rc;
 }
 
