@@ -513,8 +513,28 @@ static void put_idp(struct dbuf *b, const char *url)
     db_wrap(b, s, 0x30); /* Extension */
 }
 
+/* freshestCRL (§5.2.6, non-critical), the CRLDistributionPoints syntax of §4.2.1.13:
+ *   SEQUENCE OF DistributionPoint { distributionPoint [0] { fullName [0] { [6] url } } } */
+static void put_freshest(struct dbuf *b, const char *url)
+{
+    static const uint8_t oid[] = {0x06, 0x03, 0x55, 0x1d, 0x2e};
+    size_t s = b->len, v;
+
+    db_put(b, oid, sizeof(oid));
+    v = b->len;
+    db_put(b, url, strlen(url));
+    db_wrap(b, v, 0x86); /* uniformResourceIdentifier [6] */
+    db_wrap(b, v, 0xa0); /* fullName [0] */
+    db_wrap(b, v, 0xa0); /* distributionPoint [0] */
+    db_wrap(b, v, 0x30); /* DistributionPoint */
+    db_wrap(b, v, 0x30); /* CRLDistributionPoints (FreshestCRL) */
+    db_wrap(b, v, 0x04); /* extnValue */
+    db_wrap(b, s, 0x30); /* Extension */
+}
+
 /* crlExtensions [0] EXPLICIT Extensions. */
-static void put_exts(struct dbuf *b, X509 *issuer, const struct lca_crl_req *req)
+static void put_exts(struct dbuf *b, X509 *issuer, const struct lca_crl_req *req,
+                     const struct lca_crl_opts *opts)
 {
     size_t s = b->len;
 
@@ -525,6 +545,9 @@ static void put_exts(struct dbuf *b, X509 *issuer, const struct lca_crl_req *req
     }
     if (req->idp_url != NULL) {
         put_idp(b, req->idp_url);
+    }
+    if (opts != NULL && opts->freshest_url != NULL) {
+        put_freshest(b, opts->freshest_url);
     }
     db_wrap(b, s, 0x30);
     db_wrap(b, s, 0xa0);
@@ -658,10 +681,21 @@ static int check_key(X509 *issuer, EVP_PKEY *key, struct sigalg *sa, struct lca_
 int lca_crl_build(X509 *issuer_cert, EVP_PKEY *issuer_key, const struct lca_crl_req *req,
                   uint8_t **der, size_t *der_len, struct lca_err *err)
 {
+    return lca_crl_build_opts(issuer_cert, issuer_key, req, NULL, der, der_len, err);
+}
+
+int lca_crl_build_opts(X509 *issuer_cert, EVP_PKEY *issuer_key, const struct lca_crl_req *req,
+                       const struct lca_crl_opts *opts, uint8_t **der, size_t *der_len,
+                       struct lca_err *err)
+{
     struct parts pt = {0};
     struct sigalg sa = {0};
     int rc = LCA_FAIL;
 
+    if (opts != NULL && opts->freshest_url != NULL &&
+        (!url_ok(opts->freshest_url) || req->delta_base >= 0)) {
+        return req_fail(err, "freshest_url must be a URL, in a complete CRL (RFC 5280 5.2.6)");
+    }
     if (check_req(req, err) != LCA_OK || check_key(issuer_cert, issuer_key, &sa, err) != LCA_OK ||
         collect(req, &pt.ents, &pt.n_ents, err) != LCA_OK) {
         goto out;
@@ -670,7 +704,7 @@ int lca_crl_build(X509 *issuer_cert, EVP_PKEY *issuer_key, const struct lca_crl_
         pt.revoked_len += 2 + ent_content_len(&pt.ents[i]);
     }
     put_head(&pt.head, issuer_cert, &sa, req);
-    put_exts(&pt.exts, issuer_cert, req);
+    put_exts(&pt.exts, issuer_cert, req, opts);
     if (pt.head.oom || pt.exts.oom) {
         lca_err_set(err, LCA_ERR_FATAL, "oom", "no memory for the CRL header");
         goto out;
@@ -713,4 +747,51 @@ int lca_crl_der_to_pem(const uint8_t *der, size_t len, char **pem, size_t *pem_l
     *pem = out;
     *pem_len = k + sizeof(tail) - 1;
     return LCA_OK;
+}
+
+/* ---------------------------------------------------------------- scopes: shards and deltas */
+
+unsigned lca_crl_shard(const uint8_t *serial, size_t len, unsigned n_shards)
+{
+    if (n_shards <= 1 || serial == NULL || len == 0) {
+        return 0;
+    }
+    return (unsigned)serial[len - 1] & (n_shards - 1);
+}
+
+int lca_crl_shards_valid(int64_t n)
+{
+    return n >= 1 && n <= LCA_CRL_MAX_SHARDS && (n & (n - 1)) == 0;
+}
+
+int lca_crl_path(const char *issuer_id, int shard, int delta, char *out, size_t len)
+{
+    int n;
+
+    if (issuer_id == NULL || issuer_id[0] == '\0' || strchr(issuer_id, '/') != NULL ||
+        strstr(issuer_id, "..") != NULL) {
+        return LCA_FAIL;
+    }
+    n = shard < 0 ? snprintf(out, len, "%s%s.crl", issuer_id, delta ? ".delta" : "")
+                  : snprintf(out, len, "%s/%d%s.crl", issuer_id, shard, delta ? ".delta" : "");
+    return n > 0 && (size_t)n < len ? LCA_OK : LCA_FAIL;
+}
+
+int lca_crl_url(const char *base_url, const char *issuer_id, int shard, int delta, char *out,
+                size_t len)
+{
+    char path[128];
+    size_t bl;
+    int n;
+
+    if (base_url == NULL || base_url[0] == '\0' ||
+        lca_crl_path(issuer_id, shard, delta, path, sizeof(path)) != LCA_OK) {
+        return LCA_FAIL;
+    }
+    bl = strlen(base_url);
+    while (bl > 0 && base_url[bl - 1] == '/') {
+        bl--;
+    }
+    n = snprintf(out, len, "%.*s/%s", (int)bl, base_url, path);
+    return n > 0 && (size_t)n < len && url_ok(out) ? LCA_OK : LCA_FAIL;
 }

@@ -101,6 +101,51 @@ struct lca_crl_req {
 int lca_crl_build(X509 *issuer_cert, EVP_PKEY *issuer_key, const struct lca_crl_req *req,
                   uint8_t **der, size_t *der_len, struct lca_err *err) LCA_MUST_USE;
 
+/* Options of lca_crl_build_opts; a NULL pointer means all absent. Later fields may be added:
+ * zero-initialise the struct. */
+struct lca_crl_opts {
+    const char *freshest_url; /* NULL, or the freshestCRL (RFC 5280 §5.2.6, non-critical)
+                                 fullName URI where the delta CRL of this complete CRL's scope
+                                 is published; only in complete CRLs (delta_base -1); printable
+                                 ASCII, at most 1024 bytes */
+};
+
+/* lca_crl_build with options (opts may be NULL: then identical to lca_crl_build).
+ * Errors: those of lca_crl_build; BAD_INPUT "bad_crl_request" for a bad freshest_url or one
+ * given for a delta CRL. */
+int lca_crl_build_opts(X509 *issuer_cert, EVP_PKEY *issuer_key, const struct lca_crl_req *req,
+                       const struct lca_crl_opts *opts, uint8_t **der, size_t *der_len,
+                       struct lca_err *err) LCA_MUST_USE;
+
+/*
+ * CRL scopes (issue 4: CRLs at scale). An issuer's revocations are published either in one CRL
+ * or partitioned by serial into n_shards CRLs (a power of two, 1..LCA_CRL_MAX_SHARDS). Each
+ * shard is a distinct CRL scope (RFC 5280 §5.2.5): its CRL carries a critical
+ * issuingDistributionPoint naming the shard's URL, which is also the CRL distribution point
+ * (§4.2.1.13) of every certificate whose serial falls in it, and it has its own cRLNumber
+ * sequence (§5.2.3: complete and delta CRLs of one scope share one sequence).
+ *
+ * The shard of a serial is its last (least significant) octet modulo n_shards: serials are
+ * 128 CSPRNG bits, so shards fill evenly, and the function is visible to anyone holding the
+ * certificate (`openssl x509 -serial`). Returns 0 when n_shards <= 1.
+ */
+#define LCA_CRL_MAX_SHARDS 256
+unsigned lca_crl_shard(const uint8_t *serial, size_t len, unsigned n_shards);
+/* 1 when n is a valid shard count (power of two in 1..LCA_CRL_MAX_SHARDS). */
+int lca_crl_shards_valid(int64_t n);
+
+/*
+ * Where a scope's CRL is published, relative to a CRL directory or base URL:
+ *   shard < 0 (unsharded): "<issuer_id>.crl", delta "<issuer_id>.delta.crl"
+ *   shard k:               "<issuer_id>/<k>.crl", delta "<issuer_id>/<k>.delta.crl"
+ * lca_crl_url prefixes base_url (trailing slashes dropped) and a "/". LCA_FAIL when the issuer
+ * id is empty or holds '/' or "..", when out (len bytes) is too small, or the URL is longer
+ * than 1024 bytes or not printable ASCII.
+ */
+int lca_crl_path(const char *issuer_id, int shard, int delta, char *out, size_t len) LCA_MUST_USE;
+int lca_crl_url(const char *base_url, const char *issuer_id, int shard, int delta, char *out,
+                size_t len) LCA_MUST_USE;
+
 /*
  * PEM-armours a DER CRL ("-----BEGIN X509 CRL-----", 64-column base64, trailing newline).
  * The DER is not parsed. *pem: malloc'd NUL-terminated string owned by the caller (free()),

@@ -142,6 +142,8 @@ static const struct {
     {"RootCertTTL", 87600 * 3600},    {"PrivateKeyBits", 256},
     {"DefaultTTL", 768 * 3600},       {"MaxTTL", 768 * 3600},
     {"CrlExpiry", 72 * 3600},         {"CrlAutoRebuild", 1},
+    {"CrlEnableDelta", 0},            {"CrlMaxEntries", 100000}, /* Vault's max_crl_entries */
+    {"CrlRebuildGrace", 12 * 3600},   {"CrlDeltaRebuildInterval", 15 * 60},
 };
 
 int64_t lca_decide_cfg_int(const struct lca_state *st, const char *key)
@@ -149,6 +151,9 @@ int64_t lca_decide_cfg_int(const struct lca_state *st, const char *key)
     const struct lca_val *cfg = lca_state_config(st);
     size_t i;
 
+    if (lca_val_kind(lca_val_map_get(cfg, key)) == LCA_VAL_BOOL) { /* CrlAutoRebuild, ... */
+        return lca_val_bool(lca_val_map_get(cfg, key));
+    }
     for (i = 0; i < sizeof(cfg_ints) / sizeof(cfg_ints[0]); i++) {
         if (strcmp(cfg_ints[i].key, key) == 0) {
             return lca_val_map_get_int(cfg, key, cfg_ints[i].dflt);

@@ -16,13 +16,18 @@
  *                        certificate (DER), usage, leaf_not_after_behavior}
  *   RootActivated       {root_id, default_issuer_id, previous_root_id}
  *   IssuerUpdated       {issuer_id, [issuer_name], [manual_chain], [usage],
- *                        [leaf_not_after_behavior]}
+ *                        [leaf_not_after_behavior], [crl_shards, crl_base_url]}
  *   CertificateIssued   {serial_number, issuer_id, not_after, kind ("leaf"|"intermediate"),
  *                        [certificate (DER), absent when the role has no_store], role,
  *                        common_name}
  *   CertificateRevoked  {serial_number, issuer_id, revoked_at, reason}
  *   RoleWritten         {name, role}          RoleDeleted {name}
- *   CrlPublished        {issuer_id, crl_number, this_update, next_update, delta_base, crl (DER)}
+ *   CrlPublished        {issuer_id, crl_number, this_update, next_update, delta_base, crl (DER),
+ *                        [shard, shards]}  delta_base -1: complete CRL; else a delta CRL whose
+ *                        deltaCRLIndicator is that base number. shard/shards: only for a
+ *                        sharded issuer's CRLs (absent = the unsharded scope; old logs).
+ *   CrlBuildFailed      {issuer_id, shard (-1: unsharded), code ("crl_too_large"), entries,
+ *                        max_entries}  the max-entries guard refused to build a scope's CRL
  *   Tidied              {serials [..], retired_issuers [..]}
  *   CommandRejected     {command_type, code, reason}
  *   IntermediateGenerated {key_id, common_name, key_type, key_bits, csr (DER)} — a secondary's
@@ -57,6 +62,17 @@ void lca_decision_free(struct lca_decision *d);
 /* The fixed command id of the CA bootstrap, so that concurrent signers bootstrap once: the
  * event store's dedupe row makes the second attempt a duplicate. */
 #define LCA_BOOTSTRAP_COMMAND_ID "00000000-0000-4000-8000-000000000001"
+
+/*
+ * The CRL schedule (issue 4): 1 when issuer_id's CRLs need a crl.rotate at `now` — a scope
+ * without a CRL, or whose complete CRL's nextUpdate is less than CrlRebuildGrace away (Vault's
+ * auto_rebuild_grace_period, default 12h, at most half of CrlExpiry) — with a command id that
+ * is the same for every signer deciding it for this issuer and period (UUIDv8 from SHA-256 of
+ * the issuer id and that nextUpdate), so the event store's dedupe makes it happen once. Send
+ * {"type":"crl.rotate","payload":{"issuer_ref":issuer_id}} under that id. 0 when none is due.
+ */
+int lca_decide_crl_due(const struct lca_state *st, int64_t now, char issuer_id[LCA_ID_LEN + 1],
+                       char command_id[37]);
 
 /* Decides one command. *out is set on LCA_OK (accepted or rejected). */
 int lca_decide(const struct lca_state *st, const struct lca_command *cmd, struct lca_env *env,

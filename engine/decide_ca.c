@@ -24,8 +24,62 @@
 #include "duration.h"
 #include "key.h"
 
-static const char *const cfg_durations[] = {"LeafCertTTL", "IntermediateCertTTL", "RootCertTTL",
-                                            "DefaultTTL",  "MaxTTL",              "CrlExpiry"};
+static const char *const cfg_durations[] = {
+    "LeafCertTTL", "IntermediateCertTTL", "RootCertTTL",     "DefaultTTL",
+    "MaxTTL",      "CrlExpiry",           "CrlRebuildGrace", "CrlDeltaRebuildInterval"};
+
+/* Vault's config/crl names (and ours) for the CRL fields, normalized to the stored names. */
+static const char *const cfg_aliases[][2] = {
+    {"expiry", "CrlExpiry"},
+    {"auto_rebuild", "CrlAutoRebuild"},
+    {"enable_delta", "CrlEnableDelta"},
+    {"delta_rebuild_interval", "CrlDeltaRebuildInterval"},
+    {"auto_rebuild_grace_period", "CrlRebuildGrace"},
+    {"max_crl_entries", "CrlMaxEntries"},
+    {"crl_base_url", "CrlBaseURL"},
+};
+
+static const char *cfg_name(const char *k)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(cfg_aliases) / sizeof(cfg_aliases[0]); i++) {
+        if (strcmp(k, cfg_aliases[i][0]) == 0) {
+            return cfg_aliases[i][1];
+        }
+    }
+    return k;
+}
+
+/* The CRL fields without a duration: flags, the entry limit and the base URL. */
+static int cfg_crl_field(struct lca_val *cfg, const char *k, const struct lca_val *v,
+                         struct lca_err *err)
+{
+    int64_t n;
+
+    if (strcmp(k, "CrlAutoRebuild") == 0 || strcmp(k, "CrlEnableDelta") == 0) {
+        lca_val_map_set_bool(cfg, k,
+                             lca_val_kind(v) == LCA_VAL_STR ? strcmp(lca_val_str(v), "true") == 0
+                                                            : lca_val_bool(v));
+        return LCA_OK;
+    }
+    if (strcmp(k, "CrlMaxEntries") == 0) {
+        n = lca_val_kind(v) == LCA_VAL_STR ? strtoll(lca_val_str(v), NULL, 10) : lca_val_int(v);
+        if (n < -1 || n == 0) {
+            return lca_err_set(err, LCA_ERR_BAD_INPUT, "bad_config",
+                               "max_crl_entries must be -1 (unlimited) or positive");
+        }
+        lca_val_map_set_int(cfg, k, n);
+        return LCA_OK;
+    }
+    if (lca_val_str(v) == NULL || strlen(lca_val_str(v)) > 400 ||
+        (lca_val_str(v)[0] != '\0' && strncmp(lca_val_str(v), "http", 4) != 0)) {
+        return lca_err_set(err, LCA_ERR_BAD_INPUT, "bad_config",
+                           "crl_base_url must be an http(s) URL of at most 400 bytes");
+    }
+    lca_val_map_set_str(cfg, k, lca_val_str(v));
+    return LCA_OK;
+}
 static const char *const cfg_lists[] = {"issuing_certificates", "crl_distribution_points",
                                         "ocsp_servers"};
 
@@ -48,7 +102,8 @@ static int cfg_field(struct lca_val *cfg, const char *k, const struct lca_val *v
     int64_t secs;
     struct lca_val *list;
 
-    if (is_one_of(k, cfg_durations, 6)) {
+    k = cfg_name(k);
+    if (is_one_of(k, cfg_durations, 8)) {
         if (lca_duration_from_val(v, 0, &secs, err) != LCA_OK) {
             return LCA_FAIL;
         }
@@ -68,8 +123,9 @@ static int cfg_field(struct lca_val *cfg, const char *k, const struct lca_val *v
         lca_val_map_set_int(cfg, k,
                             lca_val_kind(v) == LCA_VAL_STR ? strtoll(lca_val_str(v), NULL, 10)
                                                            : lca_val_int(v));
-    } else if (strcmp(k, "CrlAutoRebuild") == 0) {
-        lca_val_map_set_bool(cfg, k, lca_val_bool(v));
+    } else if (strcmp(k, "CrlAutoRebuild") == 0 || strcmp(k, "CrlEnableDelta") == 0 ||
+               strcmp(k, "CrlMaxEntries") == 0 || strcmp(k, "CrlBaseURL") == 0) {
+        return cfg_crl_field(cfg, k, v, err);
     } else if (strcmp(k, "PrivateKey") == 0 || strcmp(k, "RootCert") == 0) {
         return lca_err_set(err, LCA_ERR_BAD_INPUT, "secret_in_command",
                            "%s is not accepted in a command: private keys never travel on "
@@ -730,10 +786,10 @@ int lca_decide_ca_issuer_update(const struct lca_state *st, const struct lca_com
     const char *name = lca_val_map_get_str(p, "issuer_name");
     enum lca_notafter na = LCA_NOTAFTER_ERR;
     unsigned usage = 0;
-    int rc = LCA_OK;
+    int rc = LCA_OK, rejected = 0;
+    struct lca_val *shard_ev;
     const struct lca_issuer *iss = ref_or_reject(st, cmd, "issuer_ref", "default", d, &rc);
 
-    (void)env;
     if (iss == NULL) {
         lca_val_free(ev);
         return rc;
@@ -758,8 +814,22 @@ int lca_decide_ca_issuer_update(const struct lca_state *st, const struct lca_com
         lca_val_free(ev);
         return lca_decide_reject_err(d, cmd, err);
     }
+    if (lca_decide_crl_shard_update(st, cmd, iss, ev, &rejected, d) != LCA_OK || rejected) {
+        lca_val_free(ev);
+        return rejected ? LCA_OK : LCA_FAIL;
+    }
     lca_val_map_set_str(d->result, "issuer_id", iss->id);
-    return lca_decide_emit(d, LCA_EVT_ISSUER_UPDATED, ev, err);
+    if (lca_val_map_get(ev, "crl_shards") == NULL) {
+        return lca_decide_emit(d, LCA_EVT_ISSUER_UPDATED, ev, err);
+    }
+    lca_val_map_set_int(d->result, "crl_shards", lca_val_map_get_int(ev, "crl_shards", 0));
+    shard_ev = lca_val_clone(ev);
+    rc = lca_decide_emit(d, LCA_EVT_ISSUER_UPDATED, ev, err) != LCA_OK ||
+                 lca_decide_crl_first_shards(st, iss, shard_ev, env, d, err) != LCA_OK
+             ? LCA_FAIL
+             : LCA_OK;
+    lca_val_free(shard_ev);
+    return rc;
 }
 
 /* ---- sign-intermediate: a secondary cluster's CSR signed by this CA (seed 001) ---- */
@@ -775,6 +845,7 @@ int lca_decide_ca_sign_intermediate(const struct lca_state *st, const struct lca
     struct lca_cert_req req;
     struct lca_urls urls;
     const char *storage[24], *doms[32], *csr_pem = lca_val_map_get_str(p, "csr");
+    char cdp[1100];
     uint8_t serial[LCA_SERIAL_LEN], *der = NULL;
     const uint8_t *spki;
     size_t der_len = 0, spki_len = 0;
@@ -823,6 +894,9 @@ int lca_decide_ca_sign_intermediate(const struct lca_state *st, const struct lca
     spki = lca_csr_spki(csr, &spki_len);
     if (lca_decide_serial(env, serial, err) != LCA_OK ||
         lca_decide_signer(iss, env, &s, err) != LCA_OK ||
+        (lca_decide_crl_cdp(st, iss, serial, sizeof(serial), &urls, cdp, sizeof(cdp),
+                            storage + 8),
+         0) ||
         lca_cert_sign_der(s, &req, spki, spki_len, &der, &der_len, err) != LCA_OK) {
         rc = LCA_FAIL;
         goto out;

@@ -96,9 +96,34 @@ int lca_decide_sec_generate(const struct lca_state *, const struct lca_command *
                             struct lca_env *, struct lca_decision *, struct lca_err *);
 int lca_decide_sec_set_signed(const struct lca_state *, const struct lca_command *,
                               struct lca_env *, struct lca_decision *, struct lca_err *);
-/* Builds and emits a CrlPublished for iss, including `extra` (a revocation not yet in st). */
+/* decide_crl.c. Builds and emits a complete unsharded CrlPublished for iss, including `extra`
+ * (a revocation not yet in st). */
 int lca_decide_leaf_crl_emit(const struct lca_state *st, const struct lca_issuer *iss,
                              const struct lca_certrec *extra, struct lca_env *env,
-                             struct lca_decision *d, struct lca_err *err);
+                             struct lca_decision *d, struct lca_err *err) LCA_MUST_USE;
+/* The CRL a revocation publishes (rec: the revoked record, not yet in st, with revoke_seq set):
+ * the delta or complete CRL of rec's scope, or a CrlBuildFailed. Nothing without
+ * CrlAutoRebuild. */
+int lca_decide_crl_on_revoke(const struct lca_state *st, const struct lca_certrec *rec,
+                             struct lca_env *env, struct lca_decision *d,
+                             struct lca_err *err) LCA_MUST_USE;
+/* Complete CRLs (and empty deltas, deltas on) of every scope of iss; *n counts CRLs. */
+int lca_decide_crl_rotate_issuer(const struct lca_state *st, const struct lca_issuer *iss,
+                                 struct lca_env *env, struct lca_decision *d, size_t *n,
+                                 struct lca_err *err) LCA_MUST_USE;
+/* issuer.update's crl_shards / crl_base_url: adds them to ev, or rejects (*rejected = 1, d a
+ * rejection). */
+int lca_decide_crl_shard_update(const struct lca_state *st, const struct lca_command *cmd,
+                                const struct lca_issuer *iss, struct lca_val *ev, int *rejected,
+                                struct lca_decision *d) LCA_MUST_USE;
+/* After an IssuerUpdated ev that shards iss: an empty complete CRL per shard. */
+int lca_decide_crl_first_shards(const struct lca_state *st, const struct lca_issuer *iss,
+                                const struct lca_val *ev, struct lca_env *env,
+                                struct lca_decision *d, struct lca_err *err) LCA_MUST_USE;
+/* For a sharded issuer: the certificate's CRL distribution point becomes its shard's URL
+ * (written to buf; slot is a pointer array the urls then borrow). No-op when unsharded. */
+void lca_decide_crl_cdp(const struct lca_state *st, const struct lca_issuer *iss,
+                        const uint8_t *serial, size_t serial_len, struct lca_urls *urls,
+                        char *buf, size_t buflen, const char **slot);
 
 #endif

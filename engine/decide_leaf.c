@@ -105,7 +105,7 @@ static int leaf_emit(const struct lca_state *st, const struct lca_command *cmd, 
     uint8_t serial[LCA_SERIAL_LEN], *der = NULL;
     size_t der_len = 0;
     struct lca_val *ev;
-    char hex[64];
+    char hex[64], cdp[1100];
     int64_t now, ttl;
     int rc = LCA_FAIL;
 
@@ -147,6 +147,7 @@ static int leaf_emit(const struct lca_state *st, const struct lca_command *cmd, 
         lca_decide_signer(lf->iss, env, &s, err) != LCA_OK) {
         goto out;
     }
+    lca_decide_crl_cdp(st, lf->iss, serial, sizeof(serial), &urls, cdp, sizeof(cdp), storage + 8);
     if (lca_cert_sign_der(s, &req, spki, spki_len, &der, &der_len, err) != LCA_OK) {
         rc = lca_decide_reject_err(d, cmd, err); /* e.g. an unparsable IP SAN */
         goto out;
@@ -436,86 +437,6 @@ int lca_decide_leaf_sign_verbatim(const struct lca_state *st, const struct lca_c
 
 /* ---- revocation and CRLs ---- */
 
-struct crl_collect {
-    const char *issuer_id;
-    struct lca_crl_entry *entries;
-    size_t n, cap;
-    int oom;
-};
-
-static int collect_revoked(const struct lca_certrec *rec, void *ctx)
-{
-    struct crl_collect *c = ctx;
-    struct lca_crl_entry *n;
-
-    if (rec->revoked_at == 0 || strcmp(rec->issuer_id, c->issuer_id) != 0) {
-        return 0;
-    }
-    if (c->n == c->cap) {
-        c->cap = c->cap == 0 ? 64 : c->cap * 2;
-        if ((n = realloc(c->entries, c->cap * sizeof(*n))) == NULL) {
-            c->oom = 1;
-            return 1;
-        }
-        c->entries = n;
-    }
-    c->entries[c->n].serial = rec->serial;
-    c->entries[c->n].serial_len = rec->serial_len;
-    c->entries[c->n].revoked_at = rec->revoked_at;
-    c->entries[c->n].reason = (enum lca_crl_reason)rec->reason;
-    c->entries[c->n].not_after = rec->not_after;
-    c->n++;
-    return 0;
-}
-
-int lca_decide_leaf_crl_emit(const struct lca_state *st, const struct lca_issuer *iss,
-                             const struct lca_certrec *extra, struct lca_env *env,
-                             struct lca_decision *d, struct lca_err *err)
-{
-    struct crl_collect c = {iss->id, NULL, 0, 0, 0};
-    struct lca_crl_req req;
-    struct lca_val *ev;
-    uint8_t *der = NULL;
-    size_t der_len = 0;
-    EVP_PKEY *key = NULL;
-    int rc = LCA_FAIL;
-
-    if (lca_decide_now(env, &req.this_update, err) != LCA_OK ||
-        env->key_get(env->ctx, iss->key_id, &key, err) != LCA_OK) {
-        return LCA_FAIL;
-    }
-    lca_state_cert_foreach(st, collect_revoked, &c);
-    if (extra != NULL) {
-        collect_revoked(extra, &c);
-    }
-    if (c.oom) {
-        lca_err_set(err, LCA_ERR_FATAL, "oom", "out of memory collecting revocations");
-        goto out;
-    }
-    req.next_update = req.this_update + lca_decide_cfg_int(st, "CrlExpiry");
-    req.crl_number = iss->crl_number + 1;
-    req.delta_base = -1;
-    req.idp_url = NULL;
-    req.entries = c.entries;
-    req.n_entries = c.n;
-    req.max_entries = 0;
-    if (lca_crl_build(iss->cert, key, &req, &der, &der_len, err) != LCA_OK) {
-        goto out;
-    }
-    ev = lca_val_new_map();
-    lca_val_map_set_str(ev, "issuer_id", iss->id);
-    lca_val_map_set_int(ev, "crl_number", (int64_t)req.crl_number);
-    lca_val_map_set_int(ev, "this_update", req.this_update);
-    lca_val_map_set_int(ev, "next_update", req.next_update);
-    lca_val_map_set_int(ev, "delta_base", -1);
-    lca_val_map_set_bin(ev, "crl", der, der_len);
-    rc = lca_decide_emit(d, LCA_EVT_CRL_PUBLISHED, ev, err);
-out:
-    free(der);
-    free(c.entries);
-    return rc;
-}
-
 int lca_decide_leaf_revoke(const struct lca_state *st, const struct lca_command *cmd,
                            struct lca_env *env, struct lca_decision *d, struct lca_err *err)
 {
@@ -560,32 +481,8 @@ int lca_decide_leaf_revoke(const struct lca_state *st, const struct lca_command 
     }
     lca_val_map_set_int(d->result, "revocation_time", now_rec.revoked_at);
     lca_val_map_set_str(d->result, "serial_number", hex);
-    if (!lca_decide_cfg_int(st, "CrlAutoRebuild")) {
-        return LCA_OK;
-    }
-    return lca_decide_leaf_crl_emit(st, lca_state_issuer_ref(st, rec->issuer_id), &now_rec, env,
-                                    d, err);
-}
-
-int lca_decide_leaf_crl_rotate(const struct lca_state *st, const struct lca_command *cmd,
-                               struct lca_env *env, struct lca_decision *d, struct lca_err *err)
-{
-    size_t i, n = 0;
-
-    (void)cmd;
-    for (i = 0; i < lca_state_issuer_count(st); i++) {
-        const struct lca_issuer *iss = lca_state_issuer_at(st, i);
-        if (iss->retired || !(iss->usage & LCA_USAGE_CRL_SIGNING)) {
-            continue;
-        }
-        if (lca_decide_leaf_crl_emit(st, iss, NULL, env, d, err) != LCA_OK) {
-            return LCA_FAIL;
-        }
-        n++;
-    }
-    lca_val_map_set_bool(d->result, "success", 1);
-    lca_val_map_set_int(d->result, "crls_published", (int64_t)n);
-    return LCA_OK;
+    now_rec.revoke_seq = lca_state_revocations(st) + 1;
+    return lca_decide_crl_on_revoke(st, &now_rec, env, d, err);
 }
 
 /* ---- roles ---- */

@@ -15,6 +15,8 @@
 #include "cert.h"
 #include "chain.h"
 
+#define LCA_STATE_MAX_SHARDS 256 /* LCA_CRL_MAX_SHARDS (engine/crl.h) */
+
 struct role_slot {
     char *name;
     struct lca_role *role;
@@ -36,6 +38,7 @@ struct lca_state {
     size_t n_certs, cap_certs;
     char (*gen_keys)[65]; /* key ids of intermediate.generate, in log order */
     size_t n_gen, cap_gen;
+    uint64_t revocations; /* CertificateRevoked events folded */
 };
 
 /* ---- certificate table ---- */
@@ -199,6 +202,7 @@ static void issuer_cleanup(struct lca_issuer *iss)
         free(iss->manual_chain[i]);
     }
     free(iss->manual_chain);
+    free(iss->shards);
 }
 
 void lca_state_free(struct lca_state *st)
@@ -489,6 +493,21 @@ static int set_manual_chain(struct lca_issuer *iss, const struct lca_val *arr, s
     return LCA_OK;
 }
 
+/* Sets an issuer's shard count (decide allows it only before the issuer signs anything). */
+static int set_shards(struct lca_issuer *iss, int64_t n, struct lca_err *err)
+{
+    struct lca_crl_scope *v = NULL;
+
+    if (n < 0 || n > LCA_STATE_MAX_SHARDS || (n > 1 && (v = calloc((size_t)n, sizeof(*v))) == NULL)) {
+        return n < 0 || n > LCA_STATE_MAX_SHARDS ? bad(err, "IssuerUpdated crl_shards")
+                                                 : lca_err_set(err, LCA_ERR_FATAL, "oom", "oom");
+    }
+    free(iss->shards);
+    iss->shards = v;
+    iss->crl_shards = n > 1 ? (uint32_t)n : 0;
+    return LCA_OK;
+}
+
 static int ev_issuer_updated(struct lca_state *st, int64_t pos, const struct lca_val *p,
                              struct lca_err *err)
 {
@@ -510,6 +529,13 @@ static int ev_issuer_updated(struct lca_state *st, int64_t pos, const struct lca
     }
     if ((v = lca_val_map_get(p, "manual_chain")) != NULL && set_manual_chain(iss, v, err) != LCA_OK) {
         return LCA_FAIL;
+    }
+    if ((v = lca_val_map_get(p, "crl_shards")) != NULL) {
+        if (set_shards(iss, lca_val_int(v), err) != LCA_OK) {
+            return LCA_FAIL;
+        }
+        copy_str(iss->crl_base_url, sizeof(iss->crl_base_url),
+                 lca_val_map_get_str(p, "crl_base_url"));
     }
     iss->modify_index = pos;
     return LCA_OK;
@@ -558,6 +584,7 @@ static int ev_cert_revoked(struct lca_state *st, int64_t pos, const struct lca_v
     rec = cert_slot(st->certs, st->cap_certs, serial, len);
     rec->revoked_at = lca_val_map_get_int(p, "revoked_at", 0);
     rec->reason = (int)lca_val_map_get_int(p, "reason", 0);
+    rec->revoke_seq = ++st->revocations;
     return LCA_OK;
 }
 
@@ -620,14 +647,51 @@ static int ev_crl_published(struct lca_state *st, int64_t pos, const struct lca_
                             struct lca_err *err)
 {
     struct lca_issuer *iss = issuer_by_id(st, lca_val_map_get_str(p, "issuer_id"));
+    int64_t shard = lca_val_map_get_int(p, "shard", -1);
+    struct lca_crl_scope *sc;
 
     (void)pos;
     if (iss == NULL) {
         return bad(err, "CrlPublished names an unknown issuer");
     }
-    iss->crl_number = (uint64_t)lca_val_map_get_int(p, "crl_number", 0);
-    iss->last_crl_at = lca_val_map_get_int(p, "this_update", 0);
+    if (shard >= (int64_t)iss->crl_shards || shard < -1 || (shard >= 0 && iss->shards == NULL)) {
+        return bad(err, "CrlPublished names a shard the issuer does not have");
+    }
+    sc = shard < 0 ? &iss->crl : &iss->shards[shard];
+    sc->number = (uint64_t)lca_val_map_get_int(p, "crl_number", 0);
+    sc->this_update = lca_val_map_get_int(p, "this_update", 0);
+    if (lca_val_map_get_int(p, "delta_base", -1) < 0) { /* a complete CRL: the new base */
+        sc->base_number = sc->number;
+        sc->base_seq = st->revocations;
+        sc->next_update = lca_val_map_get_int(p, "next_update", 0);
+    }
+    if (shard < 0) {
+        iss->crl_number = sc->number;
+        iss->last_crl_at = sc->this_update;
+    }
     return LCA_OK;
+}
+
+static int ev_crl_build_failed(struct lca_state *st, int64_t pos, const struct lca_val *p,
+                               struct lca_err *err)
+{
+    (void)pos;
+    return issuer_by_id(st, lca_val_map_get_str(p, "issuer_id")) == NULL
+               ? bad(err, "CrlBuildFailed names an unknown issuer")
+               : LCA_OK;
+}
+
+uint64_t lca_state_revocations(const struct lca_state *st)
+{
+    return st->revocations;
+}
+
+const struct lca_crl_scope *lca_state_crl_scope(const struct lca_issuer *iss, int shard)
+{
+    if (shard < 0) {
+        return &iss->crl;
+    }
+    return (uint32_t)shard < iss->crl_shards && iss->shards != NULL ? &iss->shards[shard] : NULL;
 }
 
 static int ev_tidied(struct lca_state *st, int64_t pos, const struct lca_val *p,
@@ -809,6 +873,8 @@ static evolve_fn handler(enum lca_evt_type t)
         return ev_rejected;
     case LCA_EVT_INTERMEDIATE_GENERATED:
         return ev_int_generated;
+    case LCA_EVT_CRL_BUILD_FAILED:
+        return ev_crl_build_failed;
     default:
         return NULL;
     }
@@ -841,7 +907,7 @@ int lca_state_evolve(struct lca_state *st, int64_t position, const struct lca_ev
     }
     if (ev->type != LCA_EVT_CERT_ISSUED && ev->type != LCA_EVT_CERT_REVOKED &&
         ev->type != LCA_EVT_CRL_PUBLISHED && ev->type != LCA_EVT_COMMAND_REJECTED &&
-        ev->type != LCA_EVT_REVOCATION_FORWARDED) {
+        ev->type != LCA_EVT_REVOCATION_FORWARDED && ev->type != LCA_EVT_CRL_BUILD_FAILED) {
         st->ca_version++;
     }
     return LCA_OK;
@@ -870,9 +936,20 @@ int lca_state_stream(const struct lca_state *st, const struct lca_event *ev,
         *version = ev->type == LCA_EVT_CERT_ISSUED ? 1 : 2;
         return LCA_OK;
     case LCA_EVT_CRL_PUBLISHED:
-        snprintf(stream, len, "crl:%s", issuer != NULL ? issuer : "");
+        if (lca_val_map_get_int(ev->payload, "shard", -1) >= 0) {
+            snprintf(stream, len, "crl:%s/%lld", issuer != NULL ? issuer : "",
+                     (long long)lca_val_map_get_int(ev->payload, "shard", -1));
+        } else {
+            snprintf(stream, len, "crl:%s", issuer != NULL ? issuer : "");
+        }
         *version = (int32_t)lca_val_map_get_int(ev->payload, "crl_number", 0);
         return *version > 0 ? LCA_OK : bad(NULL, "CRL event without number");
+    case LCA_EVT_CRL_BUILD_FAILED:
+        snprintf(stream, len, "crlfail:%s:%s/%lld", command_id != NULL ? command_id : "",
+                 issuer != NULL ? issuer : "",
+                 (long long)lca_val_map_get_int(ev->payload, "shard", -1));
+        *version = 1;
+        return LCA_OK;
     case LCA_EVT_COMMAND_REJECTED:
     case LCA_EVT_REVOCATION_FORWARDED:
         snprintf(stream, len, "cmd:%s", command_id != NULL ? command_id : "");

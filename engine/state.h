@@ -44,6 +44,17 @@ enum lca_issuer_kind {
     LCA_ISSUER_EXTERNAL,     /* an intermediate signed outside this log (secondary cluster) */
 };
 
+/* One CRL scope (engine/crl.h): an unsharded issuer's CRLs, or one shard's. Complete and delta
+ * CRLs of a scope share one cRLNumber sequence (RFC 5280 §5.2.3). */
+struct lca_crl_scope {
+    uint64_t number;      /* cRLNumber of the last CRL (complete or delta) published, 0: none */
+    uint64_t base_number; /* cRLNumber of the last complete CRL (the base of deltas), 0: none */
+    uint64_t base_seq;    /* lca_state_revocations() when that complete CRL was folded: a delta
+                             lists the scope's revocations with revoke_seq > base_seq (§5.2.4) */
+    int64_t this_update;  /* of the last CRL */
+    int64_t next_update;  /* of the last complete CRL (the scheduler rotates before it) */
+};
+
 struct lca_issuer {
     char id[LCA_ID_LEN + 1];          /* Vault issuer_id (UUID) */
     char name[129];                   /* Vault issuer_name, unique when non-empty */
@@ -69,6 +80,11 @@ struct lca_issuer {
                                          when set, else built by engine/chain.h; recomputed
                                          whenever an issuer is created, updated or retired */
     size_t chain_len;
+    struct lca_crl_scope crl;         /* the unsharded scope (crl.number == crl_number) */
+    uint32_t crl_shards;              /* 0: unsharded; else the shard count (engine/crl.h) */
+    struct lca_crl_scope *shards;     /* owned, crl_shards scopes; NULL when unsharded */
+    char crl_base_url[512];           /* set with crl_shards: shard k is published at
+                                         <crl_base_url>/<id>/<k>.crl ("" unsharded) */
 };
 
 /* One certificate issued by this CA (leaves and signed intermediates). */
@@ -81,6 +97,7 @@ struct lca_certrec {
     int reason;         /* enum lca_crl_reason when revoked */
     int64_t position;   /* log position of CertificateIssued */
     int is_ca;
+    uint64_t revoke_seq; /* when revoked: lca_state_revocations() just after its revocation */
 };
 
 struct lca_state;
@@ -101,7 +118,8 @@ int64_t lca_state_position(const struct lca_state *st);
  * that decide from their own copy of the state; the event store refuses a version taken
  * twice): "ca" for configuration, issuer and role changes (version = number of such events + 1),
  * "cert:<serial>" for a certificate's issuance (1) and revocation (2), "crl:<issuer_id>" for a
- * CRL (its number), "cmd:<command_id>" for rejections (1). stream must hold 96 bytes. */
+ * CRL (its number; "crl:<issuer_id>/<k>" for shard k), "cmd:<command_id>" for rejections (1),
+ * "crlfail:<command_id>:<issuer_id>/<k>" for a CrlBuildFailed (1). stream must hold 96 bytes. */
 int lca_state_stream(const struct lca_state *st, const struct lca_event *ev,
                      const char *command_id, char *stream, size_t len,
                      int32_t *version) LCA_MUST_USE;
@@ -140,6 +158,11 @@ const struct lca_role *lca_state_role_at(const struct lca_state *st, size_t i);
 const struct lca_certrec *lca_state_cert(const struct lca_state *st, const uint8_t *serial,
                                          size_t len);
 size_t lca_state_cert_count(const struct lca_state *st);
+/* Number of CertificateRevoked events folded (the revocation sequence of struct lca_certrec). */
+uint64_t lca_state_revocations(const struct lca_state *st);
+/* The CRL scope of an issuer: shard < 0 the unsharded one, else shard k (NULL when the issuer
+ * has no such shard). */
+const struct lca_crl_scope *lca_state_crl_scope(const struct lca_issuer *iss, int shard);
 /* Iterates every certificate record; stops early when fn returns non-zero. */
 void lca_state_cert_foreach(const struct lca_state *st,
                             int (*fn)(const struct lca_certrec *rec, void *ctx), void *ctx);

@@ -67,6 +67,8 @@ static int crl(const struct lca_val *p, struct lca_certview_change *c, struct lc
     c->crl.crl_number = lca_val_map_get_int(p, "crl_number", 0);
     c->crl.this_update = lca_val_map_get_int(p, "this_update", 0);
     c->crl.next_update = lca_val_map_get_int(p, "next_update", 0);
+    c->crl.shard = (int)lca_val_map_get_int(p, "shard", -1);
+    c->crl.delta_base = lca_val_map_get_int(p, "delta_base", -1);
     c->kind = LCA_CERTVIEW_CRL;
     return LCA_OK;
 }

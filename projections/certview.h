@@ -30,7 +30,8 @@ enum lca_certview_kind {
     LCA_CERTVIEW_ISSUED,   /* insert rm_certs row `cert` */
     LCA_CERTVIEW_REVOKED,  /* set revoked_at/reason of rm_certs row `rev.serial` */
     LCA_CERTVIEW_TIDIED,   /* delete the rm_certs rows of `tidied` (arr of serial strings) */
-    LCA_CERTVIEW_CRL,      /* upsert rm_crls row `crl` (the issuer's latest CRL) */
+    LCA_CERTVIEW_CRL,      /* upsert rm_crls row `crl` (the latest CRL of its issuer, scope
+                              and kind; sql/009_crl_scale.sql) */
 };
 
 struct lca_certview_change {
@@ -54,6 +55,8 @@ struct lca_certview_change {
     struct {
         const char *issuer_id; /* borrowed */
         int64_t crl_number, this_update, next_update;
+        int shard;             /* -1: unsharded; else the shard (engine/crl.h) */
+        int64_t delta_base;    /* -1: complete CRL; else a delta CRL against that number */
         const uint8_t *der;    /* borrowed */
         size_t der_len;
     } crl;

@@ -310,7 +310,8 @@ static int load_issuers(PGconn *c, struct lca_api_snap *s, struct lca_err *err)
     PGresult *r = query(c,
                         "SELECT i.issuer_id, i.issuer_name, i.doc, i.pem, i.chain_pem, "
                         "encode(c.der, 'hex') FROM rm_issuers i LEFT JOIN rm_crls c "
-                        "USING (issuer_id) ORDER BY i.position, i.issuer_id",
+                        "ON c.issuer_id = i.issuer_id AND c.scope = '' "
+                        "ORDER BY i.position, i.issuer_id",
                         0, err);
     int i, n;
 

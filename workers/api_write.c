@@ -166,6 +166,8 @@ static struct lca_val *vault_config(const struct lca_val *in, int which)
 {
     static const char *const urls[] = {"issuing_certificates", "crl_distribution_points",
                                        "ocsp_servers"};
+    static const char *const crl[] = {"enable_delta", "delta_rebuild_interval", "max_crl_entries",
+                                      "auto_rebuild_grace_period", "crl_base_url"};
     struct lca_val *out = lca_val_new_map();
     const struct lca_val *v;
     size_t i;
@@ -182,6 +184,11 @@ static struct lca_val *vault_config(const struct lca_val *in, int which)
         }
         if ((v = lca_val_map_get(in, "auto_rebuild")) != NULL) {
             lca_val_map_set(out, "CrlAutoRebuild", lca_val_clone(v));
+        }
+        for (i = 0; i < sizeof(crl) / sizeof(crl[0]); i++) { /* issue 4: engine/decide_crl.c */
+            if ((v = lca_val_map_get(in, crl[i])) != NULL) {
+                lca_val_map_set(out, crl[i], lca_val_clone(v));
+            }
         }
     }
     return out;

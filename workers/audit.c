@@ -22,6 +22,7 @@
 
 #include "catalog.h"
 #include "cert.h"
+#include "certsig.h"
 #include "codec.h"
 #include "crl.h"
 #include "event.h"
@@ -364,6 +365,21 @@ static int check_cert_issued(const struct lca_state *st, struct lca_audit_report
     if (sn == NULL || lca_state_serial_parse(sn, serial, &slen) != LCA_OK) {
         return finding(rep, pos, err, "CertificateIssued without a valid serial_number");
     }
+    switch (lca_certsig_verify(der, len, X509_get0_pubkey(iss->cert), serial, slen)) {
+    case LCA_CERTSIG_OK: /* the DER walk: no X509 object (workers/certsig.h) */
+        rep->certificates++;
+        return LCA_OK;
+    case LCA_CERTSIG_BAD_DER:
+        return finding(rep, pos, err, "certificate %s does not parse as DER", sn);
+    case LCA_CERTSIG_SERIAL:
+        return finding(rep, pos, err, "certificate carries another serial than the event's %s",
+                       sn);
+    case LCA_CERTSIG_BAD_SIG:
+        return finding(rep, pos, err, "certificate %s is not signed by its issuer %s (key %s)",
+                       sn, iss->id, iss->key_id);
+    default:
+        break; /* another algorithm: the full decoder */
+    }
     if ((x = d2i_X509(NULL, &q, (long)len)) == NULL || q != der + len) {
         X509_free(x);
         return finding(rep, pos, err, "certificate %s does not parse as DER", sn);
@@ -418,6 +434,10 @@ static int check_issuer_created(const struct lca_state *st, struct lca_audit_rep
 struct serial_set {
     const char *issuer_id;
     int64_t this_update;
+    int shard;          /* -1: every serial of the issuer; else only its shard's */
+    unsigned n_shards;
+    int delta;          /* only revocations after after_seq (a delta CRL, RFC 5280 5.2.4) */
+    uint64_t after_seq;
     struct {
         uint8_t b[20];
         size_t n;
@@ -451,7 +471,10 @@ static int revoked_of(const struct lca_certrec *rec, void *ctx)
     struct serial_set *s = ctx;
 
     if (rec->revoked_at != 0 && rec->not_after >= s->this_update &&
-        strcmp(rec->issuer_id, s->issuer_id) == 0) {
+        strcmp(rec->issuer_id, s->issuer_id) == 0 &&
+        (s->shard < 0 ||
+         lca_crl_shard(rec->serial, rec->serial_len, s->n_shards) == (unsigned)s->shard) &&
+        (!s->delta || rec->revoke_seq > s->after_seq)) {
         set_add(s, rec->serial, rec->serial_len);
     }
     return s->oom;
@@ -517,7 +540,7 @@ static int crl_sets(const struct lca_state *st, X509_CRL *crl, const char *issue
     STACK_OF(X509_REVOKED) *rv = X509_CRL_get_REVOKED(crl);
     int i;
 
-    in_log->issuer_id = issuer_id;
+    in_log->issuer_id = issuer_id; /* scope fields set by the caller */
     in_log->this_update = asn1_unix(X509_CRL_get0_lastUpdate(crl));
     lca_state_cert_foreach(st, revoked_of, in_log);
     for (i = 0; i < sk_X509_REVOKED_num(rv); i++) {
@@ -546,9 +569,85 @@ static int crl_number_is(X509_CRL *crl, int64_t want)
     return ok;
 }
 
+/* The scope a CrlPublished claims (RFC 5280 5.2.4, 5.2.5), as the log's state knows it. */
+struct crl_scope_check {
+    int shard;                          /* -1: unsharded */
+    int64_t delta_base;                 /* -1: complete CRL */
+    const struct lca_crl_scope *scope;  /* the state's record of that scope */
+    char label[24];                     /* " shard k" or "" for messages */
+};
+
+static int64_t crl_int_ext(X509_CRL *crl, int nid, int *crit)
+{
+    ASN1_INTEGER *n = X509_CRL_get_ext_d2i(crl, nid, crit, NULL);
+    int64_t v = -1;
+
+    if (n != NULL && ASN1_INTEGER_get_int64(&v, n) != 1) {
+        v = -2;
+    }
+    ASN1_INTEGER_free(n);
+    return v;
+}
+
+/* The URI of an IDP's fullName (one URI) into out; "" when absent or of another form. */
+static void idp_uri(X509_CRL *crl, int *crit, char *out, size_t len)
+{
+    ISSUING_DIST_POINT *idp = X509_CRL_get_ext_d2i(crl, NID_issuing_distribution_point, crit,
+                                                   NULL);
+    GENERAL_NAME *gn;
+
+    out[0] = '\0';
+    if (idp != NULL && idp->distpoint != NULL && idp->distpoint->type == 0 &&
+        sk_GENERAL_NAME_num(idp->distpoint->name.fullname) == 1 &&
+        (gn = sk_GENERAL_NAME_value(idp->distpoint->name.fullname, 0))->type == GEN_URI) {
+        snprintf(out, len, "%.*s", ASN1_STRING_length(gn->d.uniformResourceIdentifier),
+                 (const char *)ASN1_STRING_get0_data(gn->d.uniformResourceIdentifier));
+    }
+    ISSUING_DIST_POINT_free(idp);
+}
+
+static int check_crl_scope(struct lca_audit_report *rep, int64_t pos, X509_CRL *crl,
+                           const struct lca_issuer *iss, const struct crl_scope_check *sc,
+                           struct lca_err *err)
+{
+    char got[1100], want[1100];
+    int crit = 0;
+    int64_t ind = crl_int_ext(crl, NID_delta_crl, &crit);
+
+    if (ind != sc->delta_base || (ind >= 0 && crit != 1)) {
+        return finding(rep, pos, err,
+                       "CRL of issuer %s%s: deltaCRLIndicator %lld, the event says delta_base "
+                       "%lld (RFC 5280 5.2.4: critical, present only in delta CRLs)",
+                       iss->id, sc->label, (long long)ind, (long long)sc->delta_base);
+    }
+    if (sc->delta_base >= 0 && (uint64_t)sc->delta_base != sc->scope->base_number) {
+        return finding(rep, pos, err,
+                       "delta CRL of issuer %s%s is against CRL %lld, but the last complete "
+                       "CRL of its scope is %llu",
+                       iss->id, sc->label, (long long)sc->delta_base,
+                       (unsigned long long)sc->scope->base_number);
+    }
+    crit = 0;
+    idp_uri(crl, &crit, got, sizeof(got));
+    if (sc->shard < 0) {
+        return got[0] == '\0' ? LCA_OK
+                               : finding(rep, pos, err,
+                                         "CRL of unsharded issuer %s has an IDP (%s)", iss->id,
+                                         got);
+    }
+    if (lca_crl_url(iss->crl_base_url, iss->id, sc->shard, 0, want, sizeof(want)) != LCA_OK ||
+        strcmp(got, want) != 0 || crit != 1) {
+        return finding(rep, pos, err,
+                       "CRL of issuer %s%s: issuingDistributionPoint '%s' is not the shard's "
+                       "URL '%s', critical (RFC 5280 5.2.5)",
+                       iss->id, sc->label, got, want);
+    }
+    return LCA_OK;
+}
+
 static int check_crl_content(const struct lca_state *st, struct lca_audit_report *rep,
                              int64_t pos, X509_CRL *crl, const struct lca_issuer *iss,
-                             struct lca_err *err)
+                             const struct crl_scope_check *sc, struct lca_err *err)
 {
     struct serial_set a, b;
     char sn[64];
@@ -556,14 +655,19 @@ static int check_crl_content(const struct lca_state *st, struct lca_audit_report
 
     memset(&a, 0, sizeof(a));
     memset(&b, 0, sizeof(b));
+    b.shard = sc->shard;
+    b.n_shards = iss->crl_shards;
+    b.delta = sc->delta_base >= 0;
+    b.after_seq = sc->scope->base_seq;
     if (crl_sets(st, crl, iss->id, &a, &b) != LCA_OK) {
         rc = lca_err_set(err, LCA_ERR_FATAL, "oom", "audit: out of memory");
     } else if ((d = set_diff(&a, &b, sn, sizeof(sn))) != 0) {
         rc = finding(rep, pos, err,
-                     d < 0 ? "CRL of issuer %s lists serial %s which the log does not hold "
-                             "revoked"
-                           : "CRL of issuer %s omits serial %s which the log holds revoked",
-                     iss->id, sn);
+                     d < 0 ? "%s of issuer %s%s lists serial %s which the log does not hold "
+                             "revoked%s"
+                           : "%s of issuer %s%s omits serial %s which the log holds revoked%s",
+                     b.delta ? "delta CRL" : "CRL", iss->id, sc->label, sn,
+                     b.delta ? " after its base" : "");
     } else {
         rc = LCA_OK;
     }
@@ -580,10 +684,21 @@ static int check_crl(const struct lca_state *st, struct lca_audit_report *rep, i
     size_t len = 0;
     const uint8_t *der = lca_val_map_get_bin(p, "crl", &len), *q = der;
     X509_CRL *crl = NULL;
+    struct crl_scope_check sc;
     int rc;
 
     if (iss == NULL || strcmp(iss->id, iid) != 0 || der == NULL) {
         return finding(rep, pos, err, "CrlPublished without a known issuer or a CRL");
+    }
+    memset(&sc, 0, sizeof(sc));
+    sc.shard = (int)lca_val_map_get_int(p, "shard", -1);
+    sc.delta_base = lca_val_map_get_int(p, "delta_base", -1);
+    if (sc.shard >= 0) {
+        snprintf(sc.label, sizeof(sc.label), " shard %d", sc.shard);
+    }
+    if ((sc.scope = lca_state_crl_scope(iss, sc.shard)) == NULL) {
+        return finding(rep, pos, err, "CrlPublished for shard %d of issuer %s, which has %u",
+                       sc.shard, iss->id, (unsigned)iss->crl_shards);
     }
     if ((crl = d2i_X509_CRL(NULL, &q, (long)len)) == NULL || q != der + len) {
         X509_CRL_free(crl);
@@ -595,8 +710,8 @@ static int check_crl(const struct lca_state *st, struct lca_audit_report *rep, i
     } else if (!crl_number_is(crl, lca_val_map_get_int(p, "crl_number", -1))) {
         rc = finding(rep, pos, err, "CRL of issuer %s does not carry the event's cRLNumber",
                      iss->id);
-    } else {
-        rc = check_crl_content(st, rep, pos, crl, iss, err);
+    } else if ((rc = check_crl_scope(rep, pos, crl, iss, &sc, err)) == LCA_OK) {
+        rc = check_crl_content(st, rep, pos, crl, iss, &sc, err);
     }
     X509_CRL_free(crl);
     ERR_clear_error();
@@ -867,6 +982,7 @@ static int check_semantics(struct verifier *v, const struct lca_pgevent *pe,
          check_crl(v->st, v->rep, pe->position, ev->payload, err) != LCA_OK)) {
         goto out;
     }
+    v->rep->crl_refusals += ev->type == LCA_EVT_CRL_BUILD_FAILED;
     if (lca_state_evolve(v->st, pe->position, ev, &why) != LCA_OK) {
         rc = finding(v->rep, pe->position, err, "event does not apply to the state: %s",
                      why.msg);
@@ -1251,14 +1367,15 @@ int lca_audit_checkpoint_json(const struct lca_audit_checkpoint *cp, char **out,
 /* ---- replay --------------------------------------------------------------------------------- */
 
 struct crl_keep {
-    char issuer_id[LCA_ID_LEN + 1];
+    char path[128]; /* lca_crl_path: "<issuer>.crl", "<issuer>.delta.crl", "<issuer>/<k>.crl" */
+    int shard;
     uint8_t *der;
     size_t len;
 };
 
 struct replayer {
     struct lca_state *st;
-    struct crl_keep *crls; /* the last CrlPublished per issuer */
+    struct crl_keep *crls; /* the last CrlPublished per issuer, scope and kind */
     size_t n_crls;
     int64_t last_time_us;  /* recorded_at of the last event folded */
 };
@@ -1270,12 +1387,16 @@ static int keep_crl(struct replayer *r, const struct lca_val *p, struct lca_err 
     const uint8_t *der = lca_val_map_get_bin(p, "crl", &len);
     struct crl_keep *k = NULL;
     uint8_t *copy;
+    char path[128];
+    int shard = (int)lca_val_map_get_int(p, "shard", -1);
 
-    if (iid == NULL || der == NULL || strlen(iid) > LCA_ID_LEN) {
+    if (iid == NULL || der == NULL || strlen(iid) > LCA_ID_LEN ||
+        lca_crl_path(iid, shard, lca_val_map_get_int(p, "delta_base", -1) >= 0, path,
+                     sizeof(path)) != LCA_OK) {
         return lca_err_set(err, LCA_ERR_FATAL, "bad_log", "replay: CrlPublished without a CRL");
     }
     for (i = 0; i < r->n_crls && k == NULL; i++) {
-        k = strcmp(r->crls[i].issuer_id, iid) == 0 ? &r->crls[i] : NULL;
+        k = strcmp(r->crls[i].path, path) == 0 ? &r->crls[i] : NULL;
     }
     if (k == NULL) {
         void *nv = realloc(r->crls, (r->n_crls + 1) * sizeof(*r->crls));
@@ -1285,7 +1406,8 @@ static int keep_crl(struct replayer *r, const struct lca_val *p, struct lca_err 
         r->crls = nv;
         k = &r->crls[r->n_crls++];
         memset(k, 0, sizeof(*k));
-        snprintf(k->issuer_id, sizeof(k->issuer_id), "%s", iid);
+        snprintf(k->path, sizeof(k->path), "%s", path);
+        k->shard = shard;
     }
     if ((copy = malloc(len)) == NULL) {
         return lca_err_set(err, LCA_ERR_FATAL, "oom", "replay: out of memory");
@@ -1561,31 +1683,35 @@ static int rec_cmp(const void *a, const void *b)
     return memcmp(xp, yp, xl);
 }
 
-static struct lca_val *rec_json(const struct lca_certrec *rec, int revoked)
+/* One record as compact JSON, keys in the order lca_json_encode gives a map built in this
+ * order. Serials, issuer ids and reason names need no escaping (hex, UUIDs, [a-z_]). */
+static int rec_json(FILE *f, const struct lca_certrec *rec, int revoked, int first)
 {
-    struct lca_val *m = lca_val_new_map();
     char sn[64];
 
     lca_state_serial_format(rec->serial, rec->serial_len, sn, sizeof(sn));
-    lca_val_map_set_str(m, "serial_number", sn);
-    lca_val_map_set_str(m, "issuer_id", rec->issuer_id);
     if (revoked) {
-        lca_val_map_set_int(m, "revoked_at", rec->revoked_at);
-        lca_val_map_set_str(m, "reason", lca_crl_reason_name((enum lca_crl_reason)rec->reason));
-    } else {
-        lca_val_map_set_int(m, "not_after", rec->not_after);
-        lca_val_map_set_bool(m, "is_ca", rec->is_ca);
-        lca_val_map_set_int(m, "position", rec->position);
+        return fprintf(f, "%s{\"serial_number\":\"%s\",\"issuer_id\":\"%s\",\"revoked_at\":%lld,"
+                          "\"reason\":\"%s\"}",
+                       first ? "" : ",", sn, rec->issuer_id, (long long)rec->revoked_at,
+                       lca_crl_reason_name((enum lca_crl_reason)rec->reason));
     }
-    return m;
+    return fprintf(f, "%s{\"serial_number\":\"%s\",\"issuer_id\":\"%s\",\"not_after\":%lld,"
+                      "\"is_ca\":%s,\"position\":%lld}",
+                   first ? "" : ",", sn, rec->issuer_id, (long long)rec->not_after,
+                   rec->is_ca ? "true" : "false", (long long)rec->position);
 }
 
+/* revoked.json / certificates.json, streamed: a replay of 1,000,000 certificates must not build
+ * a million-map value tree first (it cost 3/4 of the replay). */
 static int write_recs(const char *dir, const struct lca_state *st, int revoked, int64_t at,
                       struct lca_err *err)
 {
     struct rec_list l;
-    struct lca_val *arr;
+    char path[4096];
+    FILE *f;
     size_t i;
+    int ok;
 
     memset(&l, 0, sizeof(l));
     l.at = at;
@@ -1598,19 +1724,29 @@ static int write_recs(const char *dir, const struct lca_state *st, int revoked, 
     if (l.n > 0) {
         qsort(l.v, l.n, sizeof(*l.v), rec_cmp);
     }
-    arr = lca_val_new_arr();
-    for (i = 0; i < l.n; i++) {
-        lca_val_arr_push(arr, rec_json(l.v[i], revoked));
+    snprintf(path, sizeof(path), "%s/%s", dir, revoked ? "revoked.json" : "certificates.json");
+    if ((f = fopen(path, "wb")) == NULL) {
+        free(l.v);
+        return lca_err_set(err, LCA_ERR_BAD_INPUT, "write", "replay: cannot create %s: %s", path,
+                           strerror(errno));
     }
+    setvbuf(f, NULL, _IOFBF, 1 << 20);
+    ok = fputc('[', f) != EOF;
+    for (i = 0; ok && i < l.n; i++) {
+        ok = rec_json(f, l.v[i], revoked, i == 0) > 0;
+    }
+    ok = ok && fputs("]\n", f) != EOF;
+    ok = fclose(f) == 0 && ok;
     free(l.v);
-    return write_json(dir, revoked ? "revoked.json" : "certificates.json", arr, err);
+    return ok ? LCA_OK
+              : lca_err_set(err, LCA_ERR_BAD_INPUT, "write", "replay: cannot write %s", path);
 }
 
 static int write_all(const char *dir, const struct replayer *r, int64_t pos, int64_t at,
                      struct lca_err *err)
 {
     struct lca_val *m = lca_val_new_map();
-    char name[128];
+    char name[200], sub[4096];
     size_t i;
 
     lca_val_map_set_int(m, "position", pos);
@@ -1627,7 +1763,15 @@ static int write_all(const char *dir, const struct replayer *r, int64_t pos, int
         }
     }
     for (i = 0; i < r->n_crls; i++) {
-        snprintf(name, sizeof(name), "crls/%s.crl", r->crls[i].issuer_id);
+        if (r->crls[i].shard >= 0) { /* crls/<issuer>/ for shard files */
+            snprintf(sub, sizeof(sub), "%s/crls/%.*s", dir,
+                     (int)(strchr(r->crls[i].path, '/') - r->crls[i].path), r->crls[i].path);
+            if (mkdir(sub, 0755) != 0 && errno != EEXIST) {
+                return lca_err_set(err, LCA_ERR_BAD_INPUT, "write",
+                                   "replay: cannot create %s: %s", sub, strerror(errno));
+            }
+        }
+        snprintf(name, sizeof(name), "crls/%s", r->crls[i].path);
         if (write_file(dir, name, r->crls[i].der, r->crls[i].len, err) != LCA_OK) {
             return LCA_FAIL;
         }

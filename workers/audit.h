@@ -18,7 +18,13 @@
  *      c. (full mode) every CrlPublished CRL is signed by its issuer (X509_CRL_verify), carries
  *         the event's cRLNumber (RFC 5280 section 5.2.3), and lists exactly the serials the log
  *         holds revoked for that issuer at that position whose certificate had not expired at
- *         the CRL's thisUpdate (section 3.3 lets expired entries go; section 5.1.2.6);
+ *         the CRL's thisUpdate (section 3.3 lets expired entries go; section 5.1.2.6) — within
+ *         its scope: a shard's CRL (event field `shard`) exactly the revocations of the serials
+ *         of that shard (engine/crl.h), with a critical IDP naming the shard's URL (5.2.5), an
+ *         unsharded CRL no IDP; a delta CRL (delta_base >= 0) carries a critical
+ *         deltaCRLIndicator equal to delta_base, which must be the scope's last complete CRL,
+ *         and lists exactly the scope's revocations folded after that base (5.2.4); a complete
+ *         CRL has no deltaCRLIndicator;
  *      d. (with checkpoints) every signed checkpoint's Ed25519 signature, that all checkpoints
  *         use one log key, and that the log still holds each checkpointed position with the
  *         checkpointed hash: a tail cut below a published checkpoint is named.
@@ -46,7 +52,10 @@
  *      revoked.json                 revoked serials: serial, issuer, revoked_at, reason, sorted
  *      certificates.json            certificates valid at the replay time (not revoked, not
  *                                   expired), sorted by serial
- *      crls/<issuer_id>.crl         the DER of the issuer's last CrlPublished at that point
+ *      crls/<issuer_id>.crl         the DER of the issuer's last complete CrlPublished then
+ *      crls/<issuer_id>.delta.crl   its last delta CRL (when deltas were published)
+ *      crls/<issuer_id>/<k>.crl     sharded issuers: shard k's last complete CRL (and
+ *                                   <k>.delta.crl), the paths of lca_crl_path (engine/crl.h)
  *    "time" is the requested time, or the recorded_at of the last event folded for --to POS.
  *
  * Thread: one audit per struct lca_pgstore at a time (the store is not thread-safe).
@@ -70,6 +79,8 @@ struct lca_audit_report {
     int64_t certificates; /* certificate signatures verified (issued and issuer certificates) */
     int64_t unverifiable; /* certificates that could not be checked (external, no parent) */
     int64_t crls;         /* CRLs verified (signature and exact revoked set) */
+    int64_t crl_refusals; /* CrlBuildFailed events (max_crl_entries guard): recorded outcomes,
+                             not problems; the CLI prints the count */
     int64_t checkpoints;  /* checkpoints verified (signature and log position) */
     int64_t head;         /* log_head position when the audit started */
     int clean;            /* 1: no problem found */

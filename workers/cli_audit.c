@@ -71,6 +71,10 @@ static void print_report(const struct lca_audit_report *r)
            "checkpoints %lld\n",
            (long long)r->events, (long long)r->head, (long long)r->certificates,
            (long long)r->unverifiable, (long long)r->crls, (long long)r->checkpoints);
+    if (r->crl_refusals > 0) {
+        printf("CRL builds refused by max_crl_entries (CrlBuildFailed): %lld\n",
+               (long long)r->crl_refusals);
+    }
     if (r->clean) {
         printf("log clean\n");
     } else {

@@ -25,6 +25,8 @@
 #include <openssl/x509v3.h>
 
 #include "bench_agg.h"
+#include "bench_audit.h"
+#include "bench_crl.h"
 #include "bench_e2e.h"
 #include "bench_http.h"
 #include "cert.h"
@@ -338,7 +340,11 @@ static void usage(FILE *out)
                  "  http     the HTTP API with wrk: read endpoints, issue/:role vs straight to Kafka\n"
                  "           (ledgerca bench http --help)\n"
                  "  aggregate  the aggregator's fold + unified CRL builds at 5,000 revocations/s\n"
-                 "           from 3 clusters vs the same path unpaced (ledgerca bench aggregate --help)\n");
+                 "           from 3 clusters vs the same path unpaced (ledgerca bench aggregate --help)\n"
+                 "  audit    audit verify (chain, full) and replay over a big synthetic valid log\n"
+                 "           (ledgerca bench audit --help)\n"
+                 "  crl      a 1,000,000-entry CRL build; revocation -> visible in the CRL file\n"
+                 "           (ledgerca bench crl --help)\n");
 }
 
 int lca_cli_bench(int argc, char **argv)
@@ -355,6 +361,12 @@ int lca_cli_bench(int argc, char **argv)
     }
     if (argc >= 2 && strcmp(argv[1], "http") == 0) {
         return lca_bench_http_run(argc - 1, argv + 1);
+    }
+    if (argc >= 2 && strcmp(argv[1], "audit") == 0) {
+        return lca_bench_audit_run(argc - 1, argv + 1);
+    }
+    if (argc >= 2 && strcmp(argv[1], "crl") == 0) {
+        return lca_bench_crl_run(argc - 1, argv + 1);
     }
     if (argc != 2) {
         usage(stderr);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,9 +25,20 @@
 
 struct crlfile {
     char issuer_id[LCA_ID_LEN + 1];
+    char path[128]; /* under --crl-dir: lca_crl_path (engine/crl.h) */
     uint8_t *der;
     size_t len;
 };
+
+/* rm_crls.scope: the path under the issuer ("", "delta", "k", "k.delta"; sql/009). */
+static void crl_scope(int shard, int64_t delta_base, char out[24])
+{
+    if (shard < 0) {
+        snprintf(out, 24, "%s", delta_base >= 0 ? "delta" : "");
+    } else {
+        snprintf(out, 24, "%d%s", shard, delta_base >= 0 ? ".delta" : "");
+    }
+}
 
 struct projector {
     const struct lca_projector_opts *o;
@@ -133,23 +145,29 @@ static int remember_crl(struct projector *p, const struct lca_certview_change *c
 
 static int put_crl(struct projector *p, const struct lca_certview_change *c, struct lca_err *err)
 {
-    char num[24], tu[24], nu[24], pos[24];
-    const char *v[6] = {c->crl.issuer_id, num, (const char *)c->crl.der, tu, nu, pos};
-    int lens[6] = {0, 0, (int)c->crl.der_len, 0, 0, 0};
-    int fmts[6] = {0, 0, 1, 0, 0, 0};
+    char num[24], tu[24], nu[24], pos[24], scope[24], shard[24], db[24];
+    const char *v[9] = {c->crl.issuer_id, num, (const char *)c->crl.der, tu, nu, pos,
+                        scope, shard, db};
+    int lens[9] = {0, 0, (int)c->crl.der_len, 0, 0, 0, 0, 0, 0};
+    int fmts[9] = {0, 0, 1, 0, 0, 0, 0, 0, 0};
 
     i64(num, c->crl.crl_number);
     i64(tu, c->crl.this_update);
     i64(nu, c->crl.next_update);
     i64(pos, c->position);
+    i64(shard, c->crl.shard);
+    i64(db, c->crl.delta_base);
+    crl_scope(c->crl.shard, c->crl.delta_base, scope);
     if (exec(p, "rm_crls upsert",
-             "INSERT INTO rm_crls (issuer_id, crl_number, der, this_update, next_update, position) "
+             "INSERT INTO rm_crls (issuer_id, crl_number, der, this_update, next_update, position, "
+             "scope, shard, delta_base) "
              "VALUES ($1, $2::bigint, $3::bytea, to_timestamp($4::float8), "
-             "to_timestamp($5::float8), $6::bigint) ON CONFLICT (issuer_id) DO UPDATE SET "
+             "to_timestamp($5::float8), $6::bigint, $7, $8::int, $9::bigint) "
+             "ON CONFLICT (issuer_id, scope) DO UPDATE SET "
              "crl_number = EXCLUDED.crl_number, der = EXCLUDED.der, this_update = "
              "EXCLUDED.this_update, next_update = EXCLUDED.next_update, position = "
-             "EXCLUDED.position",
-             6, v, lens, fmts, err) != LCA_OK) {
+             "EXCLUDED.position, shard = EXCLUDED.shard, delta_base = EXCLUDED.delta_base",
+             9, v, lens, fmts, err) != LCA_OK) {
         return LCA_FAIL;
     }
     return remember_crl(p, c, err);
@@ -263,12 +281,18 @@ static int remember_crl(struct projector *p, const struct lca_certview_change *c
     struct crlfile *f = NULL;
     uint8_t *der;
     size_t i;
+    char path[128];
 
     if (p->o->crl_dir == NULL) {
         return LCA_OK;
     }
+    if (lca_crl_path(c->crl.issuer_id, c->crl.shard, c->crl.delta_base >= 0, path,
+                     sizeof(path)) != LCA_OK) {
+        return lca_err_set(err, LCA_ERR_BAD_INPUT, "bad_issuer_id",
+                           "projector: issuer id unfit for a file name");
+    }
     for (i = 0; i < p->n_crls && f == NULL; i++) {
-        f = strcmp(p->crls[i].issuer_id, c->crl.issuer_id) == 0 ? &p->crls[i] : NULL;
+        f = strcmp(p->crls[i].path, path) == 0 ? &p->crls[i] : NULL;
     }
     if (f == NULL && p->n_crls == p->cap_crls) {
         size_t cap = p->cap_crls == 0 ? 8 : p->cap_crls * 2;
@@ -285,6 +309,7 @@ static int remember_crl(struct projector *p, const struct lca_certview_change *c
     if (f == NULL) {
         f = &p->crls[p->n_crls++];
         snprintf(f->issuer_id, sizeof(f->issuer_id), "%s", c->crl.issuer_id);
+        snprintf(f->path, sizeof(f->path), "%s", path);
     } else {
         free(f->der);
     }
@@ -319,23 +344,32 @@ static int write_atomic(const char *path, const void *buf, size_t len, struct lc
     return LCA_OK;
 }
 
-static int write_crl_file(const char *dir, const char *issuer_id, const uint8_t *der,
-                          size_t len, struct lca_err *err)
+/* Writes <dir>/<rel> (rel from lca_crl_path, ending ".crl") and its PEM beside it (".pem"). */
+static int write_crl_file(const char *dir, const char *issuer_id, const char *rel,
+                          const uint8_t *der, size_t len, struct lca_err *err)
 {
     char path[4096], *pem = NULL;
-    size_t pem_len = 0;
+    size_t pem_len = 0, n;
     int rc;
 
     if (issuer_id[0] == '\0' || strspn(issuer_id, "0123456789abcdef-") != strlen(issuer_id)) {
         return lca_err_set(err, LCA_ERR_BAD_INPUT, "bad_issuer_id",
                            "projector: issuer id unfit for a file name");
     }
-    snprintf(path, sizeof(path), "%s/%s.crl", dir, issuer_id);
+    if (strchr(rel, '/') != NULL) { /* a shard: <dir>/<issuer_id>/ */
+        snprintf(path, sizeof(path), "%s/%s", dir, issuer_id);
+        if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+            return lca_err_set(err, LCA_ERR_RETRIABLE, "crl_file", "mkdir %s: %s", path,
+                               strerror(errno));
+        }
+    }
+    snprintf(path, sizeof(path), "%s/%s", dir, rel);
     if (write_atomic(path, der, len, err) != LCA_OK ||
         lca_crl_der_to_pem(der, len, &pem, &pem_len, err) != LCA_OK) {
         return LCA_FAIL;
     }
-    snprintf(path, sizeof(path), "%s/%s.pem", dir, issuer_id);
+    n = strlen(path);
+    memcpy(path + n - 4, ".pem", 4);
     rc = write_atomic(path, pem, pem_len, err);
     free(pem);
     return rc;
@@ -346,13 +380,25 @@ static int flush_crl_files(struct projector *p, struct lca_err *err)
     size_t i;
 
     for (i = 0; i < p->n_crls; i++) {
-        if (write_crl_file(p->o->crl_dir, p->crls[i].issuer_id, p->crls[i].der, p->crls[i].len,
-                           err) != LCA_OK) {
+        if (write_crl_file(p->o->crl_dir, p->crls[i].issuer_id, p->crls[i].path, p->crls[i].der,
+                           p->crls[i].len, err) != LCA_OK) {
             return LCA_FAIL;
         }
     }
     crls_clear(p);
     return LCA_OK;
+}
+
+/* A big-endian int8 of a binary-format result. */
+static int64_t be64(const char *p)
+{
+    uint64_t v = 0;
+    int i;
+
+    for (i = 0; i < 8; i++) {
+        v = v << 8 | (uint8_t)p[i];
+    }
+    return (int64_t)v;
 }
 
 /* Rewrites every CRL file from rm_crls (repairs a crash between commit and file write). */
@@ -367,16 +413,24 @@ static int sync_crl_files(struct projector *p, struct lca_err *err)
     if ((p->conn = lca_pgstore_conn(p->store, err)) == NULL) {
         return LCA_FAIL;
     }
-    res = PQexecParams(p->conn, "SELECT issuer_id, der FROM rm_crls ORDER BY issuer_id", 0, NULL,
-                       NULL, NULL, NULL, 1);
+    res = PQexecParams(p->conn,
+                       "SELECT issuer_id, der, shard::int8, delta_base FROM rm_crls "
+                       "ORDER BY issuer_id, scope",
+                       0, NULL, NULL, NULL, NULL, 1);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         rc = lca_pgstore_pg_err(p->conn, res, "rm_crls read", err);
     }
     for (r = 0; rc == LCA_OK && r < PQntuples(res); r++) {
-        char id[LCA_ID_LEN + 1];
+        char id[LCA_ID_LEN + 1], rel[128];
         int n = PQgetlength(res, r, 0);
         snprintf(id, sizeof(id), "%.*s", n, PQgetvalue(res, r, 0));
-        rc = write_crl_file(p->o->crl_dir, id, (const uint8_t *)PQgetvalue(res, r, 1),
+        if (lca_crl_path(id, (int)be64(PQgetvalue(res, r, 2)), be64(PQgetvalue(res, r, 3)) >= 0,
+                         rel, sizeof(rel)) != LCA_OK) {
+            rc = lca_err_set(err, LCA_ERR_BAD_INPUT, "bad_issuer_id",
+                             "projector: issuer id unfit for a file name");
+            break;
+        }
+        rc = write_crl_file(p->o->crl_dir, id, rel, (const uint8_t *)PQgetvalue(res, r, 1),
                             (size_t)PQgetlength(res, r, 1), err);
     }
     PQclear(res);

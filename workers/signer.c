@@ -892,6 +892,66 @@ out:
     return rc;
 }
 
+/* ---- scheduled CRL rebuild (issue 4) ---- */
+
+/* When an issuer's CRL nears its nextUpdate (lca_decide_crl_due), decides and commits a
+ * crl.rotate for it as the bootstrap does: no Kafka round trip and no token (an internal
+ * command), under a command id derived from the issuer and the CRL period, so that the copies
+ * of concurrent signers are duplicates of one command in the event store. Failures are logged
+ * and retried at the next tick: they never stop the signer. */
+static void crl_tick(struct signer *s)
+{
+    struct lca_command cmd;
+    struct lca_decision *d = NULL;
+    struct lca_err err;
+    char iid[LCA_ID_LEN + 1], *reply = NULL;
+    size_t len = 0;
+    uint8_t id[16];
+
+    memset(&cmd, 0, sizeof(cmd));
+    lca_err_clear(&err);
+    if (catch_up(s, &err) != LCA_OK ||
+        !lca_decide_crl_due(s->st, (int64_t)time(NULL), iid, cmd.command_id)) {
+        goto out;
+    }
+    snprintf(cmd.correlation_id, sizeof(cmd.correlation_id), "%s", cmd.command_id);
+    cmd.type = LCA_CMD_CRL_ROTATE;
+    cmd.payload = lca_val_new_map();
+    lca_val_map_set_str(cmd.payload, "issuer_ref", iid);
+    lca_pgbatch_reset(s->batch);
+    if (uuid_bytes(cmd.command_id, id) != LCA_OK ||
+        lca_decide(s->st, &cmd, lca_osslenv_env(s->oe), &d, &err) != LCA_OK ||
+        reply_encode(&cmd, d, d->rejected ? "rejected" : "ok", d->rejected ? d->code : NULL,
+                     d->reason, &reply, &len, &err) != LCA_OK ||
+        lca_pgbatch_add_command(s->batch, id, (const uint8_t *)reply, len, NULL, &err) !=
+            LCA_OK ||
+        add_events(s, &cmd, d, &err) != LCA_OK ||
+        lca_pgstore_commit_batch(s->store, s->batch, &err) != LCA_OK) {
+        goto out;
+    }
+    lca_log(LCA_LOG_INFO, "scheduled crl.rotate", "issuer_id=%s command_id=%s outcome=%s", iid,
+            cmd.command_id,
+            lca_pgbatch_result(s->batch, 0, NULL, NULL, NULL, NULL) == LCA_PGBATCH_NEW
+                ? "new"
+                : "duplicate");
+out:
+    if (err.cls != LCA_ERR_NONE) {
+        lca_log_err("scheduled crl.rotate failed; retrying at the next tick", &err);
+    }
+    s->need_rebuild = cmd.payload != NULL; /* the in-memory copy may be a duplicate's */
+    lca_val_free(cmd.payload);
+    free(reply);
+    lca_decision_free(d);
+}
+
+/* Seconds between CRL schedule checks: LEDGERCA_CRL_TICK (0 disables), default 60. */
+static long crl_tick_seconds(void)
+{
+    const char *v = getenv("LEDGERCA_CRL_TICK");
+
+    return v != NULL && v[0] != '\0' ? strtol(v, NULL, 10) : 60;
+}
+
 static int open_all(struct signer *s, struct lca_err *err)
 {
     static const char *const base[] = {LCA_KAFKA_TOPIC_ISSUE, LCA_KAFKA_TOPIC_REVOKE,
@@ -971,7 +1031,8 @@ int lca_signer_run(const struct lca_signer_opts *o, struct lca_err *err)
     struct signer *s = calloc(1, sizeof(*s));
     size_t max = o->max_batch > 0 ? o->max_batch : 500, n = 0;
     struct lca_kmsg *msgs = calloc(max, sizeof(*msgs));
-    time_t last_report = time(NULL);
+    time_t last_report = time(NULL), last_crl_tick = 0;
+    long crl_every = crl_tick_seconds();
     int rc = LCA_FAIL;
 
     if (s == NULL || msgs == NULL) {
@@ -1006,6 +1067,10 @@ int lca_signer_run(const struct lca_signer_opts *o, struct lca_err *err)
             if (brc != LCA_OK) {
                 goto out;
             }
+        }
+        if (crl_every > 0 && time(NULL) - last_crl_tick >= crl_every) {
+            last_crl_tick = time(NULL);
+            crl_tick(s);
         }
         if (time(NULL) - last_report >= 10) {
             last_report = time(NULL);

@@ -39,6 +39,7 @@
 #include "migrate.h"
 #include "pgstore.h"
 #include "pgtest.h"
+#include "projector.h"
 #include "seal.h"
 #include "state.h"
 
@@ -521,6 +522,188 @@ static void test_crl_omits_revocation(void)
     ca_free(&ca);
 }
 
+/* ---- CRLs at scale: delta and shard CRLs (issue 4) ----------------------------------------- */
+
+/* ca_build's log (complete CRLs only, as logs before issue 4), then a rotation, deltas on, the
+ * new default issuer sharded 4 ways, leaves 4..7 under it, revocations, a crl.rotate, one more revocation. */
+static void ca_build_scale(struct ca *ca)
+{
+    ca_build(ca);
+    lca_fakeenv_advance(ca->fe, 60);
+    lca_decision_free(run(ca, LCA_CMD_ROTATE, "{}")); /* a default issuer that signed nothing */
+    lca_decision_free(run(ca, LCA_CMD_CONFIG_UPDATE,
+                          "{\"Config\":{\"enable_delta\":true,"
+                          "\"crl_base_url\":\"http://crl.example/pki\"}}"));
+    lca_decision_free(
+        run(ca, LCA_CMD_ISSUER_UPDATE, "{\"issuer_ref\":\"default\",\"crl_shards\":4}"));
+    issue(ca, "e.example.com");
+    issue(ca, "f.example.com");
+    issue(ca, "g.example.com");
+    issue(ca, "h.example.com");
+    revoke_leaf(ca, 4);
+    revoke_leaf(ca, 5);
+    lca_decision_free(run(ca, LCA_CMD_CRL_ROTATE, "{}"));
+    revoke_leaf(ca, 6);
+}
+
+/* The last CrlPublished (the delta of leaf 6's shard) re-signed to also list leaf 4, which was
+ * revoked before its base: audit names it. */
+static void tamper_delta(struct ca *ca)
+{
+    int64_t p = sql_int(ca, "SELECT max(position) FROM events WHERE type = 'CrlPublished'");
+    size_t len = 0, der_len = 0, sl = 0;
+    uint8_t *payload = payload_at(ca, p, &len), *der = NULL, s4[20], s6[20];
+    struct lca_event *ev = NULL;
+    struct lca_err err;
+    struct lca_crl_req req;
+    struct lca_crl_entry e[2];
+    const struct lca_certrec *r4, *r6;
+    const struct lca_issuer *iss;
+    struct lca_env *env = lca_fakeenv_env(ca->fe);
+    EVP_PKEY *key = NULL;
+    char idp[300];
+
+    CU_ASSERT_EQUAL_FATAL(lca_event_decode(payload, len, &ev, &err), LCA_OK);
+    CU_ASSERT_TRUE_FATAL(lca_val_map_get_int(ev->payload, "delta_base", -1) > 0);
+    CU_ASSERT_EQUAL_FATAL(lca_state_serial_parse(ca->leaf[4], s4, &sl), LCA_OK);
+    r4 = lca_state_cert(ca->st, s4, sl);
+    CU_ASSERT_EQUAL_FATAL(lca_state_serial_parse(ca->leaf[6], s6, &sl), LCA_OK);
+    r6 = lca_state_cert(ca->st, s6, sl);
+    CU_ASSERT_FATAL(r4 != NULL && r6 != NULL);
+    iss = lca_state_issuer_ref(ca->st, r6->issuer_id);
+    CU_ASSERT_EQUAL_FATAL(env->key_get(env->ctx, iss->key_id, &key, &err), LCA_OK);
+    memset(&req, 0, sizeof(req));
+    req.this_update = lca_val_map_get_int(ev->payload, "this_update", 0);
+    req.next_update = lca_val_map_get_int(ev->payload, "next_update", 0);
+    req.crl_number = (uint64_t)lca_val_map_get_int(ev->payload, "crl_number", 0);
+    req.delta_base = lca_val_map_get_int(ev->payload, "delta_base", -1);
+    CU_ASSERT_EQUAL_FATAL(lca_crl_url(iss->crl_base_url, iss->id,
+                                      (int)lca_val_map_get_int(ev->payload, "shard", -1), 0, idp,
+                                      sizeof(idp)), LCA_OK);
+    req.idp_url = idp;
+    e[0] = (struct lca_crl_entry){r4->serial, r4->serial_len, r4->revoked_at, LCA_CRL_UNSPECIFIED,
+                                  r4->not_after};
+    e[1] = (struct lca_crl_entry){r6->serial, r6->serial_len, r6->revoked_at, LCA_CRL_UNSPECIFIED,
+                                  r6->not_after};
+    req.entries = e;
+    req.n_entries = 2;
+    CU_ASSERT_EQUAL_FATAL(lca_crl_build(iss->cert, key, &req, &der, &der_len, &err), LCA_OK);
+    replace_bin(ca, p, "crl", der, der_len);
+    free(der);
+    lca_event_free(ev);
+    free(payload);
+}
+
+static void test_scale_crls(void)
+{
+    struct ca ca;
+    struct lca_audit_report r;
+    struct lca_projector_opts o;
+    struct lca_err err;
+    char base[] = "/tmp/lca-crlscale-XXXXXX", dir[600], path[800], cmd[2000];
+    const struct lca_issuer *def;
+    struct stat sb;
+    int64_t pos = 0, p;
+    int k;
+
+    ca_build_scale(&ca);
+    def = lca_state_default_issuer(ca.st);
+    CU_ASSERT_EQUAL_FATAL(def->crl_shards, 4);
+    r = verify(&ca, 0, 0);
+    CU_ASSERT_TRUE(r.clean);
+    CU_ASSERT_TRUE(r.crls >= 4 + 8 + 3); /* shards' first CRLs, rotate (complete+delta each) */
+    CU_ASSERT_EQUAL(sql_int(&ca, "SELECT count(*) FROM events WHERE type = 'CrlPublished' "
+                                 "AND payload IS NOT NULL"), r.crls);
+    /* replay writes each scope's latest complete and delta CRL */
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(base));
+    snprintf(dir, sizeof(dir), "%s/replay", base);
+    lca_err_clear(&err);
+    CU_ASSERT_EQUAL(lca_audit_replay(ca.store, lca_state_position(ca.st), 0, dir, &pos, &err),
+                    LCA_OK);
+    for (k = 0; k < 4; k++) {
+        snprintf(path, sizeof(path), "%s/crls/%s/%d.crl", dir, def->id, k);
+        CU_ASSERT_EQUAL(stat(path, &sb), 0);
+        snprintf(path, sizeof(path), "%s/crls/%s/%d.delta.crl", dir, def->id, k);
+        CU_ASSERT_EQUAL(stat(path, &sb), 0);
+    }
+    /* the projector writes the same files and one rm_crls row per scope and kind */
+    snprintf(dir, sizeof(dir), "%s/crls", base);
+    CU_ASSERT_EQUAL_FATAL(mkdir(dir, 0755), 0);
+    memset(&o, 0, sizeof(o));
+    o.pg_uri = lca_pgtest_uri(ca.t);
+    o.crl_dir = dir;
+    o.once = 1;
+    CU_ASSERT_EQUAL_FATAL(lca_projector_run(&o, &err), LCA_OK);
+    for (k = 0; k < 4; k++) {
+        snprintf(cmd, sizeof(cmd), "cmp -s %s/%s/%d.delta.crl %s/replay/crls/%s/%d.delta.crl",
+                 dir, def->id, k, base, def->id, k);
+        CU_ASSERT_EQUAL(system(cmd), 0);
+        snprintf(path, sizeof(path), "%s/%s/%d.pem", dir, def->id, k);
+        CU_ASSERT_EQUAL(stat(path, &sb), 0);
+    }
+    snprintf(cmd, sizeof(cmd), "SELECT count(*) FROM rm_crls WHERE issuer_id = '%s'", def->id);
+    CU_ASSERT_EQUAL(sql_int(&ca, cmd), 1 + 4 + 4); /* its unsharded first CRL, 4 + 4 shard ones */
+    snprintf(cmd, sizeof(cmd), "SELECT count(*) FROM rm_crls WHERE scope = 'delta' AND "
+                               "issuer_id = '%s'", def->id);
+    CU_ASSERT_EQUAL(sql_int(&ca, cmd), 0); /* sharded: deltas per shard only */
+    CU_ASSERT_TRUE(sql_int(&ca, "SELECT count(*) FROM rm_crls WHERE scope = 'delta'") > 0);
+    CU_ASSERT_EQUAL(sql_int(&ca, "SELECT count(*) FROM rm_crls WHERE scope LIKE '%.delta' AND "
+                                 "delta_base > 0 AND shard >= 0"), 4);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", base);
+    CU_ASSERT_EQUAL(system(cmd), 0);
+    /* a delta listing a revocation from before its base is named */
+    p = sql_int(&ca, "SELECT max(position) FROM events WHERE type = 'CrlPublished'");
+    tamper_delta(&ca);
+    r = verify(&ca, 0, 0);
+    CU_ASSERT_FALSE(r.clean);
+    CU_ASSERT_EQUAL(r.bad_position, p);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.problem, "delta CRL"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.problem, ca.leaf[4]));
+    ca_free(&ca);
+}
+
+/* A shard's CRL without its IDP (re-signed, chain recomputed) is named. */
+static void test_shard_crl_without_idp(void)
+{
+    struct ca ca;
+    struct lca_audit_report r;
+    int64_t p;
+    size_t len = 0, der_len = 0;
+    uint8_t *payload, *der = NULL;
+    struct lca_event *ev = NULL;
+    struct lca_err err;
+    struct lca_crl_req req;
+    const struct lca_issuer *iss;
+    struct lca_env *env;
+    EVP_PKEY *key = NULL;
+
+    ca_build_scale(&ca);
+    env = lca_fakeenv_env(ca.fe);
+    iss = lca_state_default_issuer(ca.st);
+    /* the first shard CRL (shard 0, number 1, empty) */
+    p = sql_int(&ca, "SELECT min(position) FROM events WHERE type = 'CrlPublished' AND "
+                     "stream LIKE 'crl:%/0'");
+    payload = payload_at(&ca, p, &len);
+    CU_ASSERT_EQUAL_FATAL(lca_event_decode(payload, len, &ev, &err), LCA_OK);
+    CU_ASSERT_EQUAL_FATAL(lca_val_map_get_int(ev->payload, "shard", -1), 0);
+    CU_ASSERT_EQUAL_FATAL(env->key_get(env->ctx, iss->key_id, &key, &err), LCA_OK);
+    memset(&req, 0, sizeof(req));
+    req.this_update = lca_val_map_get_int(ev->payload, "this_update", 0);
+    req.next_update = lca_val_map_get_int(ev->payload, "next_update", 0);
+    req.crl_number = 1;
+    req.delta_base = -1;
+    CU_ASSERT_EQUAL_FATAL(lca_crl_build(iss->cert, key, &req, &der, &der_len, &err), LCA_OK);
+    replace_bin(&ca, p, "crl", der, der_len);
+    r = verify(&ca, 0, 0);
+    CU_ASSERT_FALSE(r.clean);
+    CU_ASSERT_EQUAL(r.bad_position, p);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.problem, "issuingDistributionPoint"));
+    free(der);
+    lca_event_free(ev);
+    free(payload);
+    ca_free(&ca);
+}
+
 static const uint8_t test_kek[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
                                      17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31};
 
@@ -930,6 +1113,9 @@ int main(void)
     CU_add_test(s, "a certificate signed by another key (chain recomputed)",
                 test_foreign_certificate);
     CU_add_test(s, "a CRL omitting a revocation (chain recomputed)", test_crl_omits_revocation);
+    CU_add_test(s, "delta and shard CRLs: verify, replay, projector files; a bad delta is named",
+                test_scale_crls);
+    CU_add_test(s, "a shard CRL without its IDP is named", test_shard_crl_without_idp);
     CU_add_test(s, "checkpoints: signed, verified, a cut tail below one is named",
                 test_checkpoints_and_cut_tail);
     CU_add_test(s, "a cut tail without log_head reset is named", test_tail_cut_without_head_reset);

@@ -75,10 +75,10 @@ static void test_catalog_events(void)
                         t);
         n++;
     }
-    CU_ASSERT_EQUAL(n, 13);
-    CU_ASSERT_EQUAL(LCA_EVT_COMMAND_REJECTED, 11);
-    CU_ASSERT_EQUAL(lca_catalog_evt_from_name("IntermediateGenerated"), 12);
-    CU_ASSERT_EQUAL(lca_catalog_evt_from_name("RevocationForwarded"), 13);
+    CU_ASSERT_EQUAL(n, (int)LCA_EVT_COUNT_ - 1); /* every type of events/types.def */
+    CU_ASSERT_EQUAL(lca_catalog_evt_from_name("CrlBuildFailed"), LCA_EVT_CRL_BUILD_FAILED);
+    CU_ASSERT_EQUAL(lca_catalog_evt_from_name("IntermediateGenerated"), LCA_EVT_INTERMEDIATE_GENERATED);
+    CU_ASSERT_EQUAL(lca_catalog_evt_from_name("RevocationForwarded"), LCA_EVT_REVOCATION_FORWARDED);
 }
 
 /* ---- command parse ----------------------------------------------------------------------- */

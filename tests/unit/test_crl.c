@@ -445,6 +445,49 @@ static void test_idp(void)
     free(der);
 }
 
+/* freshestCRL (§5.2.6) in a complete CRL: where its delta is; refused in a delta CRL. */
+static void test_freshest(void)
+{
+    static const char url[] = "http://crl.example/pki/issuer-1.delta.crl";
+    struct lca_crl_opts opts = {.freshest_url = url};
+    struct lca_crl_req req = base_req();
+    struct lca_err err = {0};
+    STACK_OF(DIST_POINT) *fr;
+    GENERAL_NAME *gn;
+    uint8_t *der = NULL;
+    size_t len = 0;
+    X509_CRL *crl;
+    int crit = 1;
+
+    CU_ASSERT_EQUAL_FATAL(
+        lca_crl_build_opts(iss_cert[EC256], iss_key[EC256], &req, &opts, &der, &len, &err), LCA_OK);
+    crl = must_parse(EC256, der, len);
+    fr = X509_CRL_get_ext_d2i(crl, NID_freshest_crl, &crit, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(fr);
+    CU_ASSERT_EQUAL(crit, 0); /* §5.2.6: non-critical */
+    CU_ASSERT_EQUAL_FATAL(sk_DIST_POINT_num(fr), 1);
+    gn = sk_GENERAL_NAME_value(sk_DIST_POINT_value(fr, 0)->distpoint->name.fullname, 0);
+    CU_ASSERT_EQUAL_FATAL(gn->type, GEN_URI);
+    CU_ASSERT_EQUAL(ASN1_STRING_length(gn->d.uniformResourceIdentifier), (int)strlen(url));
+    sk_DIST_POINT_pop_free(fr, DIST_POINT_free);
+    tools_check(EC256, der, len, T_ALL);
+    X509_CRL_free(crl);
+    free(der);
+    der = NULL;
+    req.crl_number = 5;
+    req.delta_base = 4;
+    CU_ASSERT_EQUAL(
+        lca_crl_build_opts(iss_cert[EC256], iss_key[EC256], &req, &opts, &der, &len, &err),
+        LCA_FAIL);
+    CU_ASSERT_STRING_EQUAL(err.code, "bad_crl_request");
+    CU_ASSERT_PTR_NULL(der);
+    opts.freshest_url = "http://bad url";
+    req.delta_base = -1;
+    CU_ASSERT_EQUAL(
+        lca_crl_build_opts(iss_cert[EC256], iss_key[EC256], &req, &opts, &der, &len, &err),
+        LCA_FAIL);
+}
+
 /* Every supported issuer algorithm, with entries, through every tool. */
 static void test_algorithms(void)
 {
@@ -754,6 +797,7 @@ int main(void)
     CU_add_test(s, "cRLNumber present and increasing", test_crl_number_increasing);
     CU_add_test(s, "delta CRL", test_delta_crl);
     CU_add_test(s, "issuingDistributionPoint", test_idp);
+    CU_add_test(s, "freshestCRL", test_freshest);
     CU_add_test(s, "P-256, P-384, RSA, Ed25519 issuers", test_algorithms);
     CU_add_test(s, "openssl verify -crl_check", test_openssl_crl_check);
     CU_add_test(s, "max_entries", test_max_entries);
