@@ -73,13 +73,13 @@ struct lca_issuer {
 
 /* One certificate issued by this CA (leaves and signed intermediates). */
 struct lca_certrec {
-    uint8_t serial[20];
-    size_t serial_len;
-    char issuer_id[LCA_ID_LEN + 1];
     int64_t not_after;
     int64_t revoked_at; /* 0: not revoked */
-    int reason;         /* enum lca_crl_reason when revoked */
     int64_t position;   /* log position of CertificateIssued */
+    size_t serial_len;
+    uint8_t serial[20];
+    char issuer_id[LCA_ID_LEN + 1];
+    int reason;         /* enum lca_crl_reason when revoked */
     int is_ca;
 };
 
@@ -135,7 +135,8 @@ const struct lca_role *lca_state_role_at(const struct lca_state *st, size_t i);
 const struct lca_certrec *lca_state_cert(const struct lca_state *st, const uint8_t *serial,
                                          size_t len);
 size_t lca_state_cert_count(const struct lca_state *st);
-/* Iterates every certificate record; stops early when fn returns non-zero. */
+/* Iterates every certificate record, in issue order; stops early when fn returns non-zero.
+ * Record pointers (here and from lca_state_cert) stay valid until the next evolve. */
 void lca_state_cert_foreach(const struct lca_state *st,
                             int (*fn)(const struct lca_certrec *rec, void *ctx), void *ctx);
 
