@@ -119,12 +119,35 @@ static int reply_all(struct lca_cpipe *p, struct lca_cpipe_job *job, struct lca_
     return LCA_OK;
 }
 
+static int run_job(struct lca_cpipe *p, struct lca_cpipe_job *job, struct lca_err *err)
+{
+    double t0 = now_ms(), t1;
+    int rc = commit(p, job, err);
+
+    t1 = now_ms();
+    rc = rc == LCA_OK ? reply_all(p, job, err) : LCA_FAIL;
+    lca_log(LCA_LOG_DEBUG, "batch committed and answered",
+            "batch=%ld commands=%zu commit_ms=%.1f reply_ms=%.1f", job->number,
+            lca_pgbatch_count(job->batch), t1 - t0, now_ms() - t1);
+    return rc;
+}
+
+/* The marks in a statement of their own (kept on failure, for the next commit). */
+static int publish(struct lca_cpipe *p, struct lca_err *err)
+{
+    if (lca_outbox_mark_commands(p->store, (const uint8_t(*)[16])p->marks, p->n_marks, err) !=
+        LCA_OK) {
+        return LCA_FAIL;
+    }
+    p->n_marks = 0;
+    return LCA_OK;
+}
+
 static void *thread_main(void *arg)
 {
     struct lca_cpipe *p = arg;
     struct lca_cpipe_job *job;
     struct lca_err err;
-    double t0, t1;
     int rc;
 
     pthread_mutex_lock(&p->mu);
@@ -139,13 +162,7 @@ static void *thread_main(void *arg)
         p->job = NULL;
         pthread_mutex_unlock(&p->mu);
         lca_err_clear(&err);
-        t0 = now_ms();
-        rc = commit(p, job, &err);
-        t1 = now_ms();
-        rc = rc == LCA_OK ? reply_all(p, job, &err) : LCA_FAIL;
-        lca_log(LCA_LOG_DEBUG, "batch committed and answered",
-                "batch=%ld commands=%zu commit_ms=%.1f reply_ms=%.1f", job->number,
-                lca_pgbatch_count(job->batch), t1 - t0, now_ms() - t1);
+        rc = job->batch != NULL ? run_job(p, job, &err) : publish(p, &err);
         pthread_mutex_lock(&p->mu);
         p->rc = rc;
         p->err = err;
@@ -210,7 +227,7 @@ int lca_cpipe_submit(struct lca_cpipe *p, struct lca_cpipe_job *job, struct lca_
     if (p->busy) {
         return lca_err_set(err, LCA_ERR_BAD_INPUT, "busy", "a commit is already in flight");
     }
-    job->n_dups = 0;
+    job->n_dups = 0; /* the mark-only job is never written otherwise */
     pthread_mutex_lock(&p->mu);
     p->job = job;
     p->done = 0;
@@ -252,13 +269,7 @@ size_t lca_cpipe_unmarked(const struct lca_cpipe *p)
 
 int lca_cpipe_publish(struct lca_cpipe *p, struct lca_err *err)
 {
-    if (p->busy) {
-        return lca_err_set(err, LCA_ERR_BAD_INPUT, "busy", "a commit is in flight");
-    }
-    if (lca_outbox_mark_commands(p->store, (const uint8_t(*)[16])p->marks, p->n_marks, err) !=
-        LCA_OK) {
-        return LCA_FAIL;
-    }
-    p->n_marks = 0;
-    return LCA_OK;
+    static struct lca_cpipe_job mark_only; /* batch NULL: the thread only marks */
+
+    return lca_cpipe_submit(p, &mark_only, err);
 }

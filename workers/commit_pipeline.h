@@ -79,8 +79,10 @@ int lca_cpipe_wait(struct lca_cpipe *p, struct lca_err *err) LCA_MUST_USE;
 /* Number of acknowledged replies whose outbox rows are not marked yet. */
 size_t lca_cpipe_unmarked(const struct lca_cpipe *p);
 
-/* Marks those rows now, in a statement of their own (for an idle signer). No job may be in
- * flight. Errors: those of lca_outbox_mark_commands (the marks are kept on failure). */
+/* Starts marking those rows on the thread, in a statement of their own (for an idle signer:
+ * no commit comes to carry them), as a job finished by lca_cpipe_wait, whose errors are those
+ * of lca_outbox_mark_commands (the marks are then kept for the next commit).
+ * Errors: BAD_INPUT if a job is in flight. */
 int lca_cpipe_publish(struct lca_cpipe *p, struct lca_err *err) LCA_MUST_USE;
 
 #endif
