@@ -34,11 +34,17 @@ struct lca_state {
     size_t n_issuers, cap_issuers;
     struct role_slot *roles;
     size_t n_roles, cap_roles;
-    struct lca_certrec *certs; /* open addressing; serial_len 0 = empty slot */
+    /* certificates: records stored densely in issue order, found through an open-addressing
+     * index of 32-bit record numbers (load <= 1/2): ~110 bytes per certificate instead of
+     * a table of whole records kept at most half full (and doubled, old and new side by
+     * side, at every growth) */
+    struct lca_certrec *certs;
     size_t n_certs, cap_certs;
     char (*gen_keys)[65]; /* key ids of intermediate.generate, in log order */
     size_t n_gen, cap_gen;
     uint64_t revocations; /* CertificateRevoked events folded */
+    uint32_t *cert_index; /* record number + 1; 0 = empty slot */
+    size_t cap_index;     /* a power of two, or 0 */
 };
 
 /* ---- certificate table ---- */
@@ -54,48 +60,73 @@ static uint64_t serial_hash(const uint8_t *s, size_t n)
     return h;
 }
 
-static struct lca_certrec *cert_slot(struct lca_certrec *tab, size_t cap, const uint8_t *s,
-                                     size_t n)
+/* The index slot of serial s: the one holding it, or the empty one where it would go. */
+static uint32_t *cert_slot(const struct lca_state *st, const uint8_t *s, size_t n)
 {
-    size_t i = (size_t)serial_hash(s, n) & (cap - 1);
+    size_t mask = st->cap_index - 1, i = (size_t)serial_hash(s, n) & mask;
+    const struct lca_certrec *r;
 
-    while (tab[i].serial_len != 0 &&
-           (tab[i].serial_len != n || memcmp(tab[i].serial, s, n) != 0)) {
-        i = (i + 1) & (cap - 1);
+    while (st->cert_index[i] != 0) {
+        r = &st->certs[st->cert_index[i] - 1];
+        if (r->serial_len == n && memcmp(r->serial, s, n) == 0) {
+            break;
+        }
+        i = (i + 1) & mask;
     }
-    return &tab[i];
+    return &st->cert_index[i];
 }
 
-static int cert_grow(struct lca_state *st, struct lca_err *err)
+/* Rebuilds the index for records 0..n_certs with room for `want` certificates. */
+static int cert_reindex(struct lca_state *st, size_t want, struct lca_err *err)
 {
-    size_t ncap = st->cap_certs == 0 ? 1024 : st->cap_certs * 2;
-    struct lca_certrec *tab = calloc(ncap, sizeof(*tab));
-    size_t i;
+    size_t ncap = 1024, i;
+    uint32_t *idx;
 
-    if (tab == NULL) {
+    while (ncap / 2 < want) {
+        ncap *= 2;
+    }
+    if (want > UINT32_MAX - 1 || (idx = calloc(ncap, sizeof(*idx))) == NULL) {
         return lca_err_set(err, LCA_ERR_FATAL, "oom", "out of memory growing cert table");
     }
-    for (i = 0; i < st->cap_certs; i++) {
-        if (st->certs[i].serial_len != 0) {
-            *cert_slot(tab, ncap, st->certs[i].serial, st->certs[i].serial_len) = st->certs[i];
-        }
+    free(st->cert_index);
+    st->cert_index = idx;
+    st->cap_index = ncap;
+    for (i = 0; i < st->n_certs; i++) {
+        *cert_slot(st, st->certs[i].serial, st->certs[i].serial_len) = (uint32_t)(i + 1);
     }
-    free(st->certs);
-    st->certs = tab;
-    st->cap_certs = ncap;
+    return LCA_OK;
+}
+
+/* Room for one more certificate record (and its index slot). */
+static int cert_grow(struct lca_state *st, struct lca_err *err)
+{
+    size_t ncap;
+    struct lca_certrec *recs;
+
+    if (st->n_certs + 1 > st->cap_certs) {
+        ncap = st->cap_certs < 1024 ? 1024 : st->cap_certs + st->cap_certs / 2;
+        if ((recs = realloc(st->certs, ncap * sizeof(*recs))) == NULL) {
+            return lca_err_set(err, LCA_ERR_FATAL, "oom", "out of memory growing cert table");
+        }
+        st->certs = recs;
+        st->cap_certs = ncap;
+    }
+    if (st->n_certs + 1 > st->cap_index / 2) {
+        return cert_reindex(st, st->n_certs + 1, err);
+    }
     return LCA_OK;
 }
 
 const struct lca_certrec *lca_state_cert(const struct lca_state *st, const uint8_t *serial,
                                          size_t len)
 {
-    struct lca_certrec *r;
+    uint32_t *slot;
 
-    if (st->cap_certs == 0 || len == 0 || len > 20) {
+    if (st->cap_index == 0 || len == 0 || len > 20) {
         return NULL;
     }
-    r = cert_slot(st->certs, st->cap_certs, serial, len);
-    return r->serial_len != 0 ? r : NULL;
+    slot = cert_slot(st, serial, len);
+    return *slot != 0 ? &st->certs[*slot - 1] : NULL;
 }
 
 size_t lca_state_cert_count(const struct lca_state *st)
@@ -108,8 +139,8 @@ void lca_state_cert_foreach(const struct lca_state *st,
 {
     size_t i;
 
-    for (i = 0; i < st->cap_certs; i++) {
-        if (st->certs[i].serial_len != 0 && fn(&st->certs[i], ctx) != 0) {
+    for (i = 0; i < st->n_certs; i++) {
+        if (fn(&st->certs[i], ctx) != 0) {
             return;
         }
     }
@@ -223,6 +254,7 @@ void lca_state_free(struct lca_state *st)
     free(st->roles);
     free(st->certs);
     free(st->gen_keys);
+    free(st->cert_index);
     lca_val_free(st->config);
     free(st);
 }
@@ -544,7 +576,8 @@ static int ev_issuer_updated(struct lca_state *st, int64_t pos, const struct lca
 static int ev_cert_issued(struct lca_state *st, int64_t pos, const struct lca_val *p,
                           struct lca_err *err)
 {
-    struct lca_certrec rec, *slot;
+    struct lca_certrec rec;
+    uint32_t *slot;
     const char *kind = lca_val_map_get_str(p, "kind");
 
     memset(&rec, 0, sizeof(rec));
@@ -553,19 +586,19 @@ static int ev_cert_issued(struct lca_state *st, int64_t pos, const struct lca_va
         issuer_by_id(st, lca_val_map_get_str(p, "issuer_id")) == NULL) {
         return bad(err, "CertificateIssued payload");
     }
-    if (st->n_certs + 1 > st->cap_certs / 2 && cert_grow(st, err) != LCA_OK) {
+    if (cert_grow(st, err) != LCA_OK) {
         return LCA_FAIL;
     }
     copy_str(rec.issuer_id, sizeof(rec.issuer_id), lca_val_map_get_str(p, "issuer_id"));
     rec.not_after = lca_val_map_get_int(p, "not_after", 0);
     rec.position = pos;
     rec.is_ca = kind != NULL && strcmp(kind, "intermediate") == 0;
-    slot = cert_slot(st->certs, st->cap_certs, rec.serial, rec.serial_len);
-    if (slot->serial_len != 0) {
+    slot = cert_slot(st, rec.serial, rec.serial_len);
+    if (*slot != 0) {
         return bad(err, "duplicate serial");
     }
-    *slot = rec;
-    st->n_certs++;
+    st->certs[st->n_certs] = rec;
+    *slot = (uint32_t)++st->n_certs;
     return LCA_OK;
 }
 
@@ -581,7 +614,7 @@ static int ev_cert_revoked(struct lca_state *st, int64_t pos, const struct lca_v
         lca_state_cert(st, serial, len) == NULL) {
         return bad(err, "CertificateRevoked for an unknown serial");
     }
-    rec = cert_slot(st->certs, st->cap_certs, serial, len);
+    rec = (struct lca_certrec *)lca_state_cert(st, serial, len);
     rec->revoked_at = lca_val_map_get_int(p, "revoked_at", 0);
     rec->reason = (int)lca_val_map_get_int(p, "reason", 0);
     rec->revoke_seq = ++st->revocations;
@@ -699,8 +732,7 @@ static int ev_tidied(struct lca_state *st, int64_t pos, const struct lca_val *p,
 {
     const struct lca_val *serials = lca_val_map_get(p, "serials");
     const struct lca_val *retired = lca_val_map_get(p, "retired_issuers");
-    struct lca_certrec *old = st->certs;
-    size_t i, cap = st->cap_certs;
+    size_t i, kept;
     uint8_t s[20];
     size_t len;
 
@@ -723,26 +755,13 @@ static int ev_tidied(struct lca_state *st, int64_t pos, const struct lca_val *p,
         }
         rec->issuer_id[0] = '\0'; /* marked; dropped by the rehash below */
     }
-    st->certs = NULL;
-    st->cap_certs = 0;
-    st->n_certs = 0;
-    if (cert_grow(st, err) != LCA_OK) {
-        st->certs = old;
-        st->cap_certs = cap;
-        return LCA_FAIL;
-    }
-    for (i = 0; i < cap; i++) {
-        if (old[i].serial_len != 0 && old[i].issuer_id[0] != '\0') {
-            if (st->n_certs + 1 > st->cap_certs / 2 && cert_grow(st, err) != LCA_OK) {
-                free(old);
-                return LCA_FAIL;
-            }
-            *cert_slot(st->certs, st->cap_certs, old[i].serial, old[i].serial_len) = old[i];
-            st->n_certs++;
+    for (i = 0, kept = 0; i < st->n_certs; i++) {
+        if (st->certs[i].issuer_id[0] != '\0') {
+            st->certs[kept++] = st->certs[i]; /* issue order kept */
         }
     }
-    free(old);
-    return LCA_OK;
+    st->n_certs = kept;
+    return cert_reindex(st, kept, err);
 }
 
 /* intermediate.generate: the key (in the key store) awaits its certificate from the primary. */

@@ -89,13 +89,13 @@ struct lca_issuer {
 
 /* One certificate issued by this CA (leaves and signed intermediates). */
 struct lca_certrec {
-    uint8_t serial[20];
-    size_t serial_len;
-    char issuer_id[LCA_ID_LEN + 1];
     int64_t not_after;
     int64_t revoked_at; /* 0: not revoked */
-    int reason;         /* enum lca_crl_reason when revoked */
     int64_t position;   /* log position of CertificateIssued */
+    size_t serial_len;
+    uint8_t serial[20];
+    char issuer_id[LCA_ID_LEN + 1];
+    int reason;         /* enum lca_crl_reason when revoked */
     int is_ca;
     uint64_t revoke_seq; /* when revoked: lca_state_revocations() just after its revocation */
 };
@@ -163,7 +163,8 @@ uint64_t lca_state_revocations(const struct lca_state *st);
 /* The CRL scope of an issuer: shard < 0 the unsharded one, else shard k (NULL when the issuer
  * has no such shard). */
 const struct lca_crl_scope *lca_state_crl_scope(const struct lca_issuer *iss, int shard);
-/* Iterates every certificate record; stops early when fn returns non-zero. */
+/* Iterates every certificate record, in issue order; stops early when fn returns non-zero.
+ * Record pointers (here and from lca_state_cert) stay valid until the next evolve. */
 void lca_state_cert_foreach(const struct lca_state *st,
                             int (*fn)(const struct lca_certrec *rec, void *ctx), void *ctx);
 

@@ -57,6 +57,7 @@ extern char **environ;
 #define POLL_MAX 512
 #define LATENCY_TARGET_MS 50.0
 #define RSS_TARGET_MB 64.0
+#define PROJECTOR_TIMEOUT_S 120.0
 
 struct e2e_opts {
     const char *pg_uri;    /* superuser URI of the server */
@@ -79,8 +80,8 @@ struct e2e {
     size_t *cmd_len;
     struct lca_kproducer *prod;
     struct lca_kconsumer *tail; /* ledgerca.replies from its end, created before producing */
-    pid_t signer;
-    int db_created, signer_dead;
+    pid_t signer, projector;    /* the child processes (0: not running) */
+    int db_created, signer_dead, projector_dead;
     size_t cap;             /* entries of t_sent / t_reply */
     double *t_sent, *t_reply; /* monotonic seconds; 0: not sent / no reply yet */
     size_t n_replied, n_ok;
@@ -487,11 +488,9 @@ static char **child_env(const char *pg_entry)
     return envp;
 }
 
-static int signer_start(struct e2e *b)
+/* Starts `ledgerca argv[1] ...` with LEDGERCA_PG_URI set to the bench database. */
+static int child_start(struct e2e *b, char *const *argv, pid_t *pid)
 {
-    char *argv[] = {"ledgerca", "signer", "--bootstrap", (char *)b->o.bootstrap,
-                    "--cluster", b->cluster, "--kek-file", b->kek_path,
-                    "--group", b->group, NULL};
     size_t elen = strlen(b->db_uri) + 20;
     char *entry = malloc(elen), **envp = NULL;
     posix_spawn_file_actions_t fa;
@@ -504,43 +503,66 @@ static int signer_start(struct e2e *b)
     /* the signer's stdout joins its stderr: stdout carries only this bench's JSON lines */
     if (envp != NULL && posix_spawn_file_actions_init(&fa) == 0) {
         if (posix_spawn_file_actions_adddup2(&fa, STDERR_FILENO, STDOUT_FILENO) == 0) {
-            rc = posix_spawn(&b->signer, "/proc/self/exe", &fa, NULL, argv, envp);
+            rc = posix_spawn(pid, "/proc/self/exe", &fa, NULL, argv, envp);
         }
         posix_spawn_file_actions_destroy(&fa);
     }
     free(envp);
     free(entry);
     if (rc != 0) {
-        b->signer = 0;
-        return fail_msg("cannot start the signer process");
+        *pid = 0;
+        return fail_msg("cannot start a child process");
     }
     return LCA_OK;
+}
+
+static int signer_start(struct e2e *b)
+{
+    char *argv[] = {"ledgerca", "signer", "--bootstrap", (char *)b->o.bootstrap,
+                    "--cluster", b->cluster, "--kek-file", b->kek_path,
+                    "--group", b->group, NULL};
+
+    return child_start(b, argv, &b->signer);
+}
+
+/* The projector over the same log, from the start: its peak RSS is measured too. */
+static int projector_start(struct e2e *b)
+{
+    char *argv[] = {"ledgerca", "projector", "--cluster", b->cluster, NULL};
+
+    return child_start(b, argv, &b->projector);
+}
+
+/* 1 if the child *pid has exited (it is then reaped and *dead set). */
+static int child_exited(pid_t pid, int *dead, const char *name)
+{
+    int status;
+
+    if (pid > 0 && !*dead && waitpid(pid, &status, WNOHANG) == pid) {
+        *dead = 1;
+        if (WIFSIGNALED(status)) {
+            note("the %s was killed by signal %d", name, WTERMSIG(status));
+        } else {
+            note("the %s exited (status %d)", name, WEXITSTATUS(status));
+        }
+    }
+    return *dead;
 }
 
 /* 1 if the signer process has exited (it is then reaped). */
 static int signer_exited(struct e2e *b)
 {
-    int status;
-
-    if (b->signer > 0 && !b->signer_dead && waitpid(b->signer, &status, WNOHANG) == b->signer) {
-        b->signer_dead = 1;
-        if (WIFSIGNALED(status)) {
-            note("the signer was killed by signal %d", WTERMSIG(status));
-        } else {
-            note("the signer exited (status %d)", WEXITSTATUS(status));
-        }
-    }
-    return b->signer_dead;
+    return child_exited(b->signer, &b->signer_dead, "signer");
 }
 
-/* VmHWM of the signer in MB, -1 if unreadable. */
-static double signer_hwm_mb(const struct e2e *b)
+/* VmHWM of a child in MB, -1 if unreadable. */
+static double hwm_mb(pid_t pid)
 {
     char path[64], line[256];
     double kb = -1;
     FILE *f;
 
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)b->signer);
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
     if ((f = fopen(path, "r")) == NULL) {
         return -1;
     }
@@ -554,24 +576,30 @@ static double signer_hwm_mb(const struct e2e *b)
 }
 
 /* SIGTERM, then up to 20 s for the drain; SIGKILL after that. 0 if it exited by itself. */
-static int signer_stop(struct e2e *b)
+static int child_stop(pid_t pid, int *dead, const char *name)
 {
     double deadline = now_s() + 20;
 
-    if (b->signer <= 0 || b->signer_dead) {
-        return b->signer_dead ? -1 : 0;
+    if (pid <= 0 || *dead) {
+        return *dead ? -1 : 0;
     }
-    kill(b->signer, SIGTERM);
-    while (!signer_exited(b) && now_s() < deadline) {
+    kill(pid, SIGTERM);
+    while (!child_exited(pid, dead, name) && now_s() < deadline) {
         usleep(20000);
     }
-    if (!b->signer_dead) {
-        kill(b->signer, SIGKILL);
-        waitpid(b->signer, NULL, 0);
-        b->signer_dead = 1;
-        return fail_msg("the signer did not stop within 20 s of SIGTERM");
+    if (!*dead) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        *dead = 1;
+        note("the %s did not stop within 20 s of SIGTERM", name);
+        return -1;
     }
     return 0;
+}
+
+static int signer_stop(struct e2e *b)
+{
+    return child_stop(b->signer, &b->signer_dead, "signer");
 }
 
 /* ------------------------------------------------------------------ Kafka: topic ends */
@@ -1180,20 +1208,65 @@ static int setup(struct e2e *b)
                                &err) != LCA_OK) {
         return fail("reply topic", &err);
     }
-    if (signer_start(b) != LCA_OK) {
+    if (signer_start(b) != LCA_OK || await_ready(b) != LCA_OK) {
         return LCA_FAIL;
     }
-    return await_ready(b);
+    return projector_start(b);
 }
 
-/* Stops the signer (VmHWM read first), then reads the table sizes. */
-static int finish(struct e2e *b, double *rss_mb, double *per_cert)
+/* 1 once the projector's cursor (rm_position) reached the head of the log, 0 if not yet,
+ * -1 on a database error. */
+static int projector_caught_up(PGconn *c)
+{
+    PGresult *r = PQexec(c, "SELECT (SELECT position FROM rm_position WHERE id = 1) >="
+                            " (SELECT position FROM log_head WHERE id = 1)");
+    int rc = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1
+                 ? strcmp(PQgetvalue(r, 0, 0), "t") == 0
+                 : -1;
+
+    PQclear(r);
+    return rc;
+}
+
+/* Waits (up to PROJECTOR_TIMEOUT_S) for the projector to apply the whole log, then reads its
+ * VmHWM and stops it. */
+static int projector_finish(struct e2e *b, double *rss_mb)
+{
+    PGconn *c = PQconnectdb(b->db_uri);
+    double deadline = now_s() + PROJECTOR_TIMEOUT_S, t0 = now_s();
+    int up = -1;
+
+    while (PQstatus(c) == CONNECTION_OK && (up = projector_caught_up(c)) == 0 &&
+           !child_exited(b->projector, &b->projector_dead, "projector") && now_s() < deadline) {
+        usleep(50000);
+    }
+    PQfinish(c);
+    if (up != 1) {
+        return fail_msg("the projector did not catch up with the log");
+    }
+    note("projector caught up %.1f s after the signer stopped", now_s() - t0);
+    *rss_mb = hwm_mb(b->projector);
+    if (child_stop(b->projector, &b->projector_dead, "projector") != 0 || *rss_mb < 0) {
+        return fail_msg("stopping the projector or reading its peak RSS failed");
+    }
+    return LCA_OK;
+}
+
+/* Stops the signer (VmHWM read first), then the projector once caught up, then reads the
+ * table sizes. */
+static int finish(struct e2e *b, double *rss_mb, double *proj_mb, double *per_cert)
 {
     double bytes = 0, issued = 0, expect = (double)(b->o.count + b->n_ok);
 
-    *rss_mb = signer_hwm_mb(b);
-    if (signer_stop(b) != 0 || *rss_mb < 0 || db_sizes(b, &bytes, &issued) != LCA_OK) {
-        return fail_msg("stopping the signer or reading its peak RSS / the table sizes failed");
+    *rss_mb = hwm_mb(b->signer);
+    if (signer_stop(b) != 0 || *rss_mb < 0) {
+        return fail_msg("stopping the signer or reading its peak RSS failed");
+    }
+    if (projector_finish(b, proj_mb) != LCA_OK) {
+        return LCA_FAIL;
+    }
+    if (db_sizes(b, &bytes, &issued) != LCA_OK) {
+        return fail_msg("reading the table sizes failed");
     }
     note("%.0f CertificateIssued events, %.0f bytes in events + commands + outbox", issued, bytes);
     if (issued != expect) {
@@ -1212,6 +1285,10 @@ static void cleanup(struct e2e *b)
     if (b->signer > 0 && !b->signer_dead) {
         kill(b->signer, SIGKILL);
         waitpid(b->signer, NULL, 0);
+    }
+    if (b->projector > 0 && !b->projector_dead) {
+        kill(b->projector, SIGKILL);
+        waitpid(b->projector, NULL, 0);
     }
     lca_kconsumer_free(b->tail);
     lca_kproducer_free(b->prod);
@@ -1239,7 +1316,8 @@ static void cleanup(struct e2e *b)
 /* The measured part, after parse: prints the JSON lines as they become known. */
 static int measure(struct e2e *b)
 {
-    double t0 = now_s(), ceiling = 0, thr = 0, p50 = 0, p99 = 0, rss = 0, per_cert = 0;
+    double t0 = now_s(), ceiling = 0, thr = 0, p50 = 0, p99 = 0, rss = 0, proj = 0;
+    double per_cert = 0;
 
     /* the signer and its database come first: the requests carry the token created there */
     if (init_run(b) != LCA_OK || setup(b) != LCA_OK || make_requests(b) != LCA_OK ||
@@ -1257,10 +1335,11 @@ static int measure(struct e2e *b)
     }
     print_line("e2e.latency_p50", p50, "ms", LATENCY_TARGET_MS);
     print_line("e2e.latency_p99", p99, "ms", LATENCY_TARGET_MS);
-    if (finish(b, &rss, &per_cert) != LCA_OK) {
+    if (finish(b, &rss, &proj, &per_cert) != LCA_OK) {
         return LCA_FAIL;
     }
     print_line("e2e.signer_peak_rss", rss, "MB", RSS_TARGET_MB);
+    print_line("e2e.projector_peak_rss", proj, "MB", RSS_TARGET_MB);
     print_line("e2e.bytes_per_cert", per_cert, "B", 0);
     note("total %.1f s", now_s() - t0);
     return LCA_OK;

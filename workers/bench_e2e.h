@@ -24,6 +24,10 @@
  *                        correlation id) at a fixed offered load of half the measured
  *                        throughput for --latency-seconds; ceiling: the 50 ms target.
  *   e2e.signer_peak_rss  the signer's VmHWM in MB, read before SIGTERM; ceiling: 64 MB.
+ *   e2e.projector_peak_rss  VmHWM in MB of a `ledgerca projector` child started over the same
+ *                        database once the signer is ready (so it tails the log during both
+ *                        phases), read once its cursor (rm_position) reached the head of the
+ *                        log after the signer stopped (at most 120 s); ceiling: 64 MB.
  *   e2e.bytes_per_cert   pg_total_relation_size of events + commands + outbox over the
  *                        number of CertificateIssued events; no ceiling (null).
  * stderr carries the progress and what explains the numbers: the in-process rate, phase
@@ -32,7 +36,7 @@
  * throughput is the rate of the replies received by then, and the rest is drained (30 s).
  * No timed assertions: exit 0 when everything was measured, 1 when a step failed (a signer
  * that dies, a rejected or missing reply, event count not matching the replies), 2 on usage.
- * The database, the KEK file and the signer are removed/stopped on every path.
+ * The database, the KEK file, the signer and the projector are removed/stopped on every path.
  *
  * Configuration: --pg-uri (superuser URI; env LCA_TEST_PG_URI), --bootstrap (env
  * LCA_TEST_KAFKA_BOOTSTRAP), --count (20000), --csrs (2000), --latency-seconds (5).

@@ -62,6 +62,8 @@ struct pb_offset {
 };
 
 struct lca_pgbatch {
+    uint8_t (*pubs)[LCA_PGSTORE_UUID_LEN]; /* commands whose outbox rows get published_at */
+    size_t npubs, cappubs;
     struct pb_cmd *cmds;
     size_t ncmds, capcmds;
     struct pb_event *evs;
@@ -290,7 +292,10 @@ static const char SQL_APPEND[] =
     " SET next_offset = greatest(o.next_offset, excluded.next_offset),"
     " updated_at = clock_timestamp() RETURNING 1),"
     " head AS (UPDATE log_head SET position = $23::int8, hash = $24::bytea"
-    " WHERE id = 1 AND position = $25::int8 RETURNING 1)"
+    " WHERE id = 1 AND position = $25::int8 RETURNING 1),"
+    /* replies of earlier batches that Kafka acknowledged (lca_pgbatch_add_published) */
+    " pub AS (UPDATE outbox SET published_at = clock_timestamp()"
+    " WHERE published_at IS NULL AND command_id = ANY($26::uuid[]))"
     " SELECT (SELECT count(*) FROM ev), (SELECT count(*) FROM cmd), (SELECT count(*) FROM ob),"
     " (SELECT count(*) FROM head)";
 static const char SQL_READ[] =
@@ -746,7 +751,7 @@ void lca_pgbatch_reset(struct lca_pgbatch *b)
         free(b->offs[i].group);
         free(b->offs[i].topic);
     }
-    b->ncmds = b->nevs = b->nobs = b->noffs = 0;
+    b->ncmds = b->nevs = b->nobs = b->noffs = b->npubs = 0;
 }
 
 void lca_pgbatch_free(struct lca_pgbatch *batch)
@@ -759,12 +764,23 @@ void lca_pgbatch_free(struct lca_pgbatch *batch)
     free(batch->evs);
     free(batch->obs);
     free(batch->offs);
+    free(batch->pubs);
     free(batch);
 }
 
 size_t lca_pgbatch_count(const struct lca_pgbatch *batch)
 {
     return batch->ncmds;
+}
+
+int lca_pgbatch_command_id(const struct lca_pgbatch *b, size_t index, uint8_t id[16],
+                           struct lca_err *err)
+{
+    if (index >= b->ncmds) {
+        return lca_err_set(err, LCA_ERR_BAD_INPUT, "bad_argument", "pgbatch: no such command");
+    }
+    memcpy(id, b->cmds[index].id, LCA_PGSTORE_UUID_LEN);
+    return LCA_OK;
 }
 
 int lca_pgbatch_add_command(struct lca_pgbatch *b, const uint8_t command_id[16],
@@ -825,14 +841,14 @@ int lca_pgbatch_add_event(struct lca_pgbatch *b, const char *stream, int32_t str
     return LCA_OK;
 }
 
-int lca_pgbatch_add_outbox(struct lca_pgbatch *b, const char *topic, const uint8_t *key,
-                           size_t key_len, const uint8_t *payload, size_t payload_len,
-                           const uint8_t *headers, size_t headers_len, struct lca_err *err)
+static int add_outbox(struct lca_pgbatch *b, const char *topic, const uint8_t *key,
+                      size_t key_len, const uint8_t *payload, size_t payload_len,
+                      const uint8_t *headers, size_t headers_len, struct lca_err *err)
 {
     struct pb_outbox *o;
 
-    if (b->ncmds == 0 || topic == NULL || topic[0] == '\0' || payload == NULL ||
-        payload_len > INT32_MAX || key_len > INT32_MAX || headers_len > INT32_MAX) {
+    if (b->ncmds == 0 || topic == NULL || topic[0] == '\0' || payload_len > INT32_MAX ||
+        key_len > INT32_MAX || headers_len > INT32_MAX) {
         return lca_err_set(err, LCA_ERR_BAD_INPUT, "bad_argument",
                            "pgbatch: outbox message needs a command, topic and payload");
     }
@@ -842,7 +858,7 @@ int lca_pgbatch_add_outbox(struct lca_pgbatch *b, const char *topic, const uint8
     o = &b->obs[b->nobs];
     memset(o, 0, sizeof(*o));
     o->topic = strdup(topic);
-    o->payload = dup_bytes(payload, payload_len);
+    o->payload = payload != NULL ? dup_bytes(payload, payload_len) : NULL;
     o->len = payload_len;
     o->key = key != NULL ? dup_bytes(key, key_len) : NULL;
     o->key_len = key_len;
@@ -850,10 +866,38 @@ int lca_pgbatch_add_outbox(struct lca_pgbatch *b, const char *topic, const uint8
     o->headers_len = headers_len;
     b->nobs++;
     b->cmds[b->ncmds - 1].ob_count++;
-    if (o->topic == NULL || o->payload == NULL || (key != NULL && o->key == NULL) ||
-        (headers != NULL && o->headers == NULL)) {
+    if (o->topic == NULL || (payload != NULL && o->payload == NULL) ||
+        (key != NULL && o->key == NULL) || (headers != NULL && o->headers == NULL)) {
         return lca_err_set(err, LCA_ERR_FATAL, "oom", "pgbatch: out of memory");
     }
+    return LCA_OK;
+}
+
+int lca_pgbatch_add_outbox(struct lca_pgbatch *b, const char *topic, const uint8_t *key,
+                           size_t key_len, const uint8_t *payload, size_t payload_len,
+                           const uint8_t *headers, size_t headers_len, struct lca_err *err)
+{
+    if (payload == NULL) {
+        return lca_err_set(err, LCA_ERR_BAD_INPUT, "bad_argument",
+                           "pgbatch: outbox message needs a command, topic and payload");
+    }
+    return add_outbox(b, topic, key, key_len, payload, payload_len, headers, headers_len, err);
+}
+
+int lca_pgbatch_add_reply_outbox(struct lca_pgbatch *b, const char *topic, const uint8_t *key,
+                                 size_t key_len, const uint8_t *headers, size_t headers_len,
+                                 struct lca_err *err)
+{
+    return add_outbox(b, topic, key, key_len, NULL, 0, headers, headers_len, err);
+}
+
+int lca_pgbatch_add_published(struct lca_pgbatch *b, const uint8_t command_id[16],
+                              struct lca_err *err)
+{
+    if (grow((void **)&b->pubs, &b->cappubs, b->npubs + 1, sizeof(*b->pubs), err) != LCA_OK) {
+        return LCA_FAIL;
+    }
+    memcpy(b->pubs[b->npubs++], command_id, LCA_PGSTORE_UUID_LEN);
     return LCA_OK;
 }
 
@@ -1071,12 +1115,12 @@ static int number_events(struct lca_pgbatch *b, int64_t *pos, uint8_t hash[32],
 enum { P_EV_POS, P_EV_STREAM, P_EV_VER, P_EV_TYPE, P_EV_PAYLOAD, P_EV_CMD, P_EV_PREV, P_EV_HASH,
        P_CLUSTER, P_C_ID, P_C_REPLY, P_C_FIRST, P_C_LAST, P_O_CMD, P_O_TOPIC, P_O_KEY, P_O_PAYLOAD,
        P_O_HEADERS, P_F_GROUP, P_F_TOPIC, P_F_PART, P_F_NEXT, P_HEAD_POS, P_HEAD_HASH, P_OLD_POS,
-       P_COUNT };
+       P_PUB_CMD, P_COUNT };
 
 static const uint32_t PARAM_OID[P_COUNT] = {
     OID_INT8, OID_TEXT, OID_INT4, OID_TEXT, OID_BYTEA, OID_UUID, OID_BYTEA, OID_BYTEA, 0,
     OID_UUID, OID_BYTEA, OID_INT8, OID_INT8, OID_UUID, OID_TEXT, OID_BYTEA, OID_BYTEA, OID_BYTEA,
-    OID_TEXT, OID_TEXT, OID_INT4, OID_INT8, 0, 0, 0,
+    OID_TEXT, OID_TEXT, OID_INT4, OID_INT8, 0, 0, 0, OID_UUID,
 };
 
 static void put_new_command(struct pgbuf *p, const struct lca_pgbatch *b, const struct pb_cmd *c)
@@ -1101,7 +1145,7 @@ static void put_new_command(struct pgbuf *p, const struct lca_pgbatch *b, const 
         arr_add(&p[P_O_CMD], c->id, LCA_PGSTORE_UUID_LEN);
         arr_add_str(&p[P_O_TOPIC], o->topic);
         arr_add(&p[P_O_KEY], o->key, o->key_len);
-        arr_add(&p[P_O_PAYLOAD], o->payload, o->len);
+        arr_add(&p[P_O_PAYLOAD], o->payload, o->len); /* NULL: the command's reply */
         arr_add(&p[P_O_HEADERS], o->headers, o->headers_len);
     }
     arr_add(&p[P_C_ID], c->id, LCA_PGSTORE_UUID_LEN);
@@ -1143,6 +1187,9 @@ static int build_params(struct pgbuf *p, const struct lca_pgstore *s, const stru
         arr_add_str(&p[P_F_TOPIC], b->offs[i].topic);
         arr_add_int4(&p[P_F_PART], b->offs[i].partition);
         arr_add_int8(&p[P_F_NEXT], b->offs[i].next);
+    }
+    for (i = 0; i < b->npubs; i++) {
+        arr_add(&p[P_PUB_CMD], b->pubs[i], LCA_PGSTORE_UUID_LEN);
     }
     for (k = 0; k < P_COUNT; k++) {
         if (PARAM_OID[k] != 0) {
@@ -1260,7 +1307,7 @@ int lca_pgstore_commit_batch(struct lca_pgstore *store, struct lca_pgbatch *batc
     PGresult *res;
 
     clear_outcomes(batch);
-    if (batch->ncmds == 0 && batch->noffs == 0) {
+    if (batch->ncmds == 0 && batch->noffs == 0 && batch->npubs == 0) {
         return LCA_OK;
     }
     if (ensure_conn(store, err) != LCA_OK) {

@@ -11,7 +11,8 @@
  *   2. look up which command ids are already recorded (a statement of its own, so that it runs
  *      with a snapshot taken AFTER the lock was granted and sees the previous holder's rows)
  *   3. for each new command: number its events head+1.., chain their hashes, then insert
- *      events, dedupe rows, outbox rows, upsert offsets and move log_head, in one statement
+ *      events, dedupe rows, outbox rows, upsert offsets, move log_head and mark the outbox
+ *      rows of earlier batches published (lca_pgbatch_add_published), in one statement
  *      (binary array parameters + unnest: one round trip for the whole batch)
  *   4. COMMIT
  * Steps 1 and 2 are sent as one libpq pipeline, so a batch of any size costs three round trips
@@ -202,6 +203,22 @@ int lca_pgbatch_add_outbox(struct lca_pgbatch *batch, const char *topic, const u
                            const uint8_t *headers, size_t headers_len,
                            struct lca_err *err) LCA_MUST_USE;
 
+/* Adds an outbox row whose payload is the current command's reply (stored once, in the
+ * commands row: the outbox column stays NULL and lca_outbox_pending reads the reply through
+ * the command id). Stored only if the command is new. Errors: as lca_pgbatch_add_event. */
+int lca_pgbatch_add_reply_outbox(struct lca_pgbatch *batch, const char *topic,
+                                 const uint8_t *key, size_t key_len, const uint8_t *headers,
+                                 size_t headers_len, struct lca_err *err) LCA_MUST_USE;
+
+/* Marks, in the same transaction as the batch, every unpublished outbox row of command
+ * `command_id` as published (its messages were acknowledged by Kafka after an earlier
+ * commit): a relay after a crash then does not send them again. Rows already published, or
+ * of unknown commands, are left alone. A batch holding only such marks is still committed
+ * (it takes the sequencer lock, so prefer lca_outbox_mark_commands when idle).
+ * Errors: FATAL on allocation failure. */
+int lca_pgbatch_add_published(struct lca_pgbatch *batch, const uint8_t command_id[16],
+                              struct lca_err *err) LCA_MUST_USE;
+
 /* Records a consumed offset: next_offset is the offset to consume next. Adding the same
  * (group, topic, partition) again keeps the larger offset. */
 int lca_pgbatch_add_offset(struct lca_pgbatch *batch, const char *group, const char *topic,
@@ -210,6 +227,10 @@ int lca_pgbatch_add_offset(struct lca_pgbatch *batch, const char *group, const c
 
 /* Number of commands in the batch. */
 size_t lca_pgbatch_count(const struct lca_pgbatch *batch);
+
+/* Copies the id of command `index` to id. Errors: BAD_INPUT for an out-of-range index. */
+int lca_pgbatch_command_id(const struct lca_pgbatch *batch, size_t index, uint8_t id[16],
+                           struct lca_err *err) LCA_MUST_USE;
 
 /*
  * The outcome of command `index` after lca_pgstore_commit_batch. first/last (may be NULL)

@@ -16,6 +16,7 @@
 
 #include "catalog.h"
 #include "command.h"
+#include "commit_pipeline.h"
 #include "decide.h"
 #include "event.h"
 #include "json.h"
@@ -42,6 +43,25 @@ struct range {
     int64_t first, last;
 };
 
+struct batch_cmds {
+    struct lca_command **cmds;
+    char **fwd;  /* per command: the forward to send instead of a reply (owned; NULL: none) */
+    size_t n;
+};
+
+/* One polled batch, from poll to the end of its commit (two alternate: one is decided while
+ * the other commits on the pipeline thread). */
+struct slot {
+    struct lca_kmsg *msgs;       /* the polled messages, released once committed */
+    size_t n;
+    struct batch_cmds b;         /* the parsed commands */
+    struct lca_pgbatch *batch;   /* their outcome, committed by the pipeline */
+    const char **reply_to, **keys, **ids; /* per command, borrowed from b (the job's view) */
+    uint8_t (*sorted)[16];       /* the command ids, sorted: events to skip in catch_up */
+    size_t n_sorted;
+    struct lca_cpipe_job job;
+};
+
 struct signer {
     const struct lca_signer_opts *o;
     char group[160];
@@ -51,12 +71,17 @@ struct signer {
     struct lca_state *st;
     struct lca_kconsumer *cons;
     struct lca_kproducer *prod;
-    struct lca_pgbatch *batch;
+    struct lca_pgbatch *batch; /* the batch being filled (one of the slots') */
+    struct lca_cpipe *pipe;    /* the commit thread */
+    struct slot slots[2];
+    size_t cur;                /* the slot the next poll fills */
+    struct slot *prev;         /* the slot whose commit is in flight (NULL: none) */
+    int stale;                 /* the state the current slot was decided on is void */
+    long numbered;             /* batches numbered so far (crash points count them) */
     struct range own[MAX_RANGES]; /* own committed events already in the in-memory state */
     size_t n_own;
     int need_rebuild;
     long batches;       /* committed batches */
-    long current_batch; /* 1-based number of the batch in progress (0: start-up relay) */
     char crash_at[32];  /* LEDGERCA_TEST_CRASH=<point>:<batch number> */
     long crash_batch;
     uint64_t n_commands, n_dead, n_dups;
@@ -66,12 +91,15 @@ struct signer {
 
 /* ---- test crash points (DESIGN.md invariant 1 tests kill the signer at each) ---- */
 
-static void crash_point(struct signer *s, const char *point)
+/* Called on the commit thread with the batch's number (1-based, in poll order). Reads only
+ * fields set before the thread started. */
+static void crash_point(void *ctx, const char *point, long number)
 {
-    if (s->crash_at[0] != '\0' && strcmp(s->crash_at, point) == 0 && s->current_batch > 0 &&
-        s->current_batch == s->crash_batch) {
-        lca_log(LCA_LOG_WARN, "test crash point reached", "point=%s batch=%ld", point,
-                s->current_batch);
+    struct signer *s = ctx;
+
+    if (s->crash_at[0] != '\0' && strcmp(s->crash_at, point) == 0 && number > 0 &&
+        number == s->crash_batch) {
+        lca_log(LCA_LOG_WARN, "test crash point reached", "point=%s batch=%ld", point, number);
         raise(SIGKILL);
     }
 }
@@ -132,7 +160,14 @@ struct replay {
     struct lca_state *st;
     const struct range *own;
     size_t n_own;
+    const uint8_t (*skip)[16]; /* sorted ids of the commands whose commit is in flight */
+    size_t n_skip;
 };
+
+static int id_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, 16);
+}
 
 static int replay_one(void *ctx, const struct lca_pgevent *pe, struct lca_err *err)
 {
@@ -146,6 +181,11 @@ static int replay_one(void *ctx, const struct lca_pgevent *pe, struct lca_err *e
             lca_state_advance(r->st, pe->position); /* applied when it was decided */
             return LCA_OK;
         }
+    }
+    /* an event of the batch on the commit thread, committed before we read: applied too */
+    if (r->n_skip > 0 && bsearch(pe->command_id, r->skip, r->n_skip, 16, id_cmp) != NULL) {
+        lca_state_advance(r->st, pe->position);
+        return LCA_OK;
     }
     if (lca_event_decode(pe->payload, pe->payload_len, &ev, err) != LCA_OK) {
         err->cls = LCA_ERR_FATAL;
@@ -161,7 +201,7 @@ static int replay_one(void *ctx, const struct lca_pgevent *pe, struct lca_err *e
 
 int lca_signer_load_state(struct lca_pgstore *store, struct lca_state **out, struct lca_err *err)
 {
-    struct replay r = {lca_state_new(), NULL, 0};
+    struct replay r = {lca_state_new(), NULL, 0, NULL, 0};
 
     if (r.st == NULL) {
         return lca_err_set(err, LCA_ERR_FATAL, "oom", "out of memory");
@@ -193,10 +233,14 @@ static int rebuild(struct signer *s, struct lca_err *err)
 
 static int catch_up(struct signer *s, struct lca_err *err)
 {
-    struct replay r = {s->st, s->own, s->n_own};
+    struct replay r = {s->st, s->own, s->n_own, NULL, 0};
 
     if (s->need_rebuild) {
         return rebuild(s, err);
+    }
+    if (s->prev != NULL) {
+        r.skip = (const uint8_t(*)[16])s->prev->sorted;
+        r.n_skip = s->prev->n_sorted;
     }
     if (lca_pgstore_read(s->store, lca_state_position(s->st), 0, replay_one, &r, NULL, err) !=
         LCA_OK) {
@@ -380,28 +424,11 @@ static int forward_encode(const struct lca_command *cmd, char **out, size_t *len
     return rc;
 }
 
-static int forward_reply(const char *reply, size_t len)
-{
-    struct lca_val *v = NULL;
-    struct lca_err ignored;
-    const char *st;
-    int yes;
-
-    lca_err_clear(&ignored);
-    if (lca_json_decode(reply, len, NULL, &v, &ignored) != LCA_OK) {
-        return 0;
-    }
-    st = lca_val_map_get_str(v, "status");
-    yes = st != NULL && strcmp(st, "forwarded") == 0;
-    lca_val_free(v);
-    return yes;
-}
-
 static int add_events(struct signer *s, const struct lca_command *cmd,
                       const struct lca_decision *d, struct lca_err *err);
 
 static int add_forward(struct signer *s, const struct lca_command *cmd, const uint8_t id[16],
-                       struct lca_err *err)
+                       char **fwd_out, struct lca_err *err)
 {
     struct lca_val *p = lca_val_new_map(), *r = lca_val_new_map();
     struct lca_event *ev = NULL;
@@ -435,6 +462,8 @@ static int add_forward(struct signer *s, const struct lca_command *cmd, const ui
         goto out;
     }
     lca_log(LCA_LOG_INFO, "revocation forwarded", "command_id=%s", cmd->command_id);
+    *fwd_out = fwd; /* the commit pipeline sends it instead of a reply */
+    fwd = NULL;
     rc = LCA_OK;
 out:
     if (fwd != NULL) {
@@ -444,25 +473,6 @@ out:
     free(reply);
     lca_event_free(ev);
     lca_val_free(r);
-    return rc;
-}
-
-/* A redelivered forwarded command: the forward again (same command, same effect). */
-static int resend_forward(struct signer *s, const struct lca_command *cmd, struct lca_err *err)
-{
-    struct lca_kheader h[2] = {{"content-type", "application/json", 16},
-                               {"forwarded-from", s->o->cluster, strlen(s->o->cluster)}};
-    char *fwd = NULL;
-    size_t len = 0;
-    int rc;
-
-    if (forward_encode(cmd, &fwd, &len, err) != LCA_OK) {
-        return LCA_FAIL;
-    }
-    rc = lca_kproducer_send(s->prod, LCA_KAFKA_TOPIC_REVOKE_FORWARD, cmd->command_id,
-                            strlen(cmd->command_id), fwd, len, h, 2, err);
-    OPENSSL_cleanse(fwd, len);
-    free(fwd);
     return rc;
 }
 
@@ -509,7 +519,8 @@ static int add_events(struct signer *s, const struct lca_command *cmd,
     return LCA_OK;
 }
 
-static int process_command(struct signer *s, const struct lca_command *cmd, struct lca_err *err)
+static int process_command(struct signer *s, const struct lca_command *cmd, char **fwd,
+                           struct lca_err *err)
 {
     struct lca_decision *d = NULL;
     char *reply = NULL;
@@ -525,16 +536,16 @@ static int process_command(struct signer *s, const struct lca_command *cmd, stru
     }
     if (forward_wanted(s, cmd, d)) {
         lca_decision_free(d);
-        return add_forward(s, cmd, id, err);
+        return add_forward(s, cmd, id, fwd, err);
     }
     if (reply_encode(cmd, d, d->rejected ? "rejected" : "ok", d->rejected ? d->code : NULL,
                      d->reason, &reply, &reply_len, err) != LCA_OK ||
         lca_pgbatch_add_command(s->batch, id, (const uint8_t *)reply, reply_len, NULL, err) !=
             LCA_OK ||
         add_events(s, cmd, d, err) != LCA_OK ||
-        lca_pgbatch_add_outbox(s->batch, cmd->reply_to, (const uint8_t *)cmd->correlation_id,
-                               strlen(cmd->correlation_id), (const uint8_t *)reply, reply_len,
-                               NULL, 0, err) != LCA_OK) {
+        lca_pgbatch_add_reply_outbox(s->batch, cmd->reply_to,
+                                     (const uint8_t *)cmd->correlation_id,
+                                     strlen(cmd->correlation_id), NULL, 0, err) != LCA_OK) {
         goto out;
     }
     if (d->rejected) {
@@ -625,9 +636,6 @@ static int relay_outbox(struct signer *s, struct lca_err *err)
         if (lca_outbox_pending(s->store, 4096, relay_one, r, &n, err) != LCA_OK) {
             goto out;
         }
-        if (n > 0) {
-            crash_point(s, "while_replying");
-        }
         if (n > 0 && (lca_kproducer_flush(s->prod, 30000, err) != LCA_OK ||
                       lca_outbox_mark(s->store, r->ids, r->n, err) != LCA_OK)) {
             goto out;
@@ -639,55 +647,38 @@ out:
     return rc;
 }
 
-/* Sends the recorded reply of each duplicate (a redelivered command). */
-static int resend_duplicates(struct signer *s, struct lca_command **cmds, size_t n,
-                             struct lca_err *err)
-{
-    struct lca_kheader h = {"content-type", "application/json", 16};
-    const uint8_t *reply;
-    size_t i, len;
-
-    for (i = 0; i < n; i++) {
-        if (lca_pgbatch_result(s->batch, i, NULL, NULL, &reply, &len) != LCA_PGBATCH_DUPLICATE) {
-            continue;
-        }
-        s->n_dups++;
-        if (forward_reply((const char *)reply, len)) {
-            if (resend_forward(s, cmds[i], err) != LCA_OK) {
-                return LCA_FAIL;
-            }
-            continue;
-        }
-        lca_log(LCA_LOG_INFO, "duplicate command: recorded reply sent again", "command_id=%s",
-                cmds[i]->command_id);
-        if (lca_kproducer_send(s->prod, cmds[i]->reply_to, cmds[i]->correlation_id,
-                               strlen(cmds[i]->correlation_id), reply, len, &h, 1,
-                               err) != LCA_OK) {
-            return LCA_FAIL;
-        }
-    }
-    return LCA_OK;
-}
-
 /* ---- a batch ---- */
 
-struct batch_cmds {
-    struct lca_command **cmds;
-    size_t n;
-};
+/* Forwards hold the client's token: wiped before free. */
+static void fwd_free(struct batch_cmds *b)
+{
+    size_t i;
+
+    for (i = 0; i < b->n; i++) {
+        if (b->fwd[i] != NULL) {
+            OPENSSL_cleanse(b->fwd[i], strlen(b->fwd[i]));
+            free(b->fwd[i]);
+            b->fwd[i] = NULL;
+        }
+    }
+}
 
 static void cmds_free(struct batch_cmds *b)
 {
     size_t i;
 
+    fwd_free(b);
     for (i = 0; i < b->n; i++) {
         lca_command_free(b->cmds[i]);
     }
     b->n = 0;
 }
 
+static int drain(struct signer *s, struct lca_err *err);
+
 /* Parses the messages; undecodable ones go to the dead-letter topic (flushed before the
- * offsets that skip them are committed). */
+ * offsets that skip them are committed). The producer is the commit thread's while a commit
+ * is in flight, so that commit is finished first (rare: only for undecodable messages). */
 static int parse_all(struct signer *s, const struct lca_kmsg *msgs, size_t n,
                      struct batch_cmds *b, struct lca_err *err)
 {
@@ -704,7 +695,7 @@ static int parse_all(struct signer *s, const struct lca_kmsg *msgs, size_t n,
             if (msgs[i].value == NULL) {
                 lca_err_set(&why, LCA_ERR_BAD_INPUT, "empty", "empty message");
             }
-            if (dead_letter(s, &msgs[i], &why, err) != LCA_OK) {
+            if (drain(s, err) != LCA_OK || dead_letter(s, &msgs[i], &why, err) != LCA_OK) {
                 return LCA_FAIL;
             }
             dead++;
@@ -726,8 +717,9 @@ static int fill_batch(struct signer *s, const struct lca_kmsg *msgs, size_t n,
     size_t i, no;
 
     lca_pgbatch_reset(s->batch);
+    fwd_free(b); /* a batch decided again forwards again */
     for (i = 0; i < b->n; i++) {
-        if (process_command(s, b->cmds[i], err) != LCA_OK) {
+        if (process_command(s, b->cmds[i], &b->fwd[i], err) != LCA_OK) {
             return LCA_FAIL;
         }
     }
@@ -741,17 +733,24 @@ static int fill_batch(struct signer *s, const struct lca_kmsg *msgs, size_t n,
     return LCA_OK;
 }
 
-static void note_committed(struct signer *s, size_t n)
+/* Own committed events the state already holds: when they follow the state's position
+ * directly (nothing of another signer in between), the position moves past them without
+ * reading them back; otherwise catch_up skips them by range. */
+static void note_committed(struct signer *s, const struct lca_pgbatch *batch, size_t n)
 {
     size_t i;
     int64_t first, last;
 
     for (i = 0; i < n; i++) {
-        enum lca_pgbatch_outcome o = lca_pgbatch_result(s->batch, i, &first, &last, NULL, NULL);
+        enum lca_pgbatch_outcome o = lca_pgbatch_result(batch, i, &first, &last, NULL, NULL);
         if (o == LCA_PGBATCH_DUPLICATE) {
             s->need_rebuild = 1; /* we decided it again in memory: drop that copy */
         } else if (o == LCA_PGBATCH_NEW && first > 0) {
-            if (s->n_own == MAX_RANGES) {
+            if (first == lca_state_position(s->st) + 1) {
+                lca_state_advance(s->st, last);
+            } else if (last <= lca_state_position(s->st)) {
+                continue; /* already read back (and skipped) by catch_up */
+            } else if (s->n_own == MAX_RANGES) {
                 s->need_rebuild = 1;
             } else {
                 s->own[s->n_own].first = first;
@@ -761,57 +760,226 @@ static void note_committed(struct signer *s, size_t n)
     }
 }
 
-/* Decides and commits one polled batch; retries RETRIABLE failures until stopped. */
-static int run_batch(struct signer *s, const struct lca_kmsg *msgs, size_t n,
-                     struct lca_err *err)
+/* The pipeline job of a filled slot: per-command reply routes and the sorted ids. */
+static int job_prepare(struct slot *sl, struct lca_err *err)
 {
-    struct batch_cmds b = {calloc(n + 1, sizeof(struct lca_command *)), 0};
+    size_t i;
+
+    for (i = 0; i < sl->b.n; i++) {
+        sl->reply_to[i] = sl->b.cmds[i]->reply_to;
+        sl->keys[i] = sl->b.cmds[i]->correlation_id;
+        sl->ids[i] = sl->b.cmds[i]->command_id;
+        if (lca_pgbatch_command_id(sl->batch, i, sl->sorted[i], err) != LCA_OK) {
+            return LCA_FAIL;
+        }
+    }
+    sl->n_sorted = sl->b.n;
+    qsort(sl->sorted, sl->n_sorted, 16, id_cmp);
+    sl->job.batch = sl->batch;
+    sl->job.reply_to = sl->reply_to;
+    sl->job.keys = sl->keys;
+    sl->job.ids = sl->ids;
+    sl->job.forwards = (const char *const *)sl->b.fwd;
+    return LCA_OK;
+}
+
+/* Catches up with the log and decides the slot's commands (again) on the current state. */
+static int decide_slot(struct signer *s, struct slot *sl, struct lca_err *err)
+{
+    if (s->need_rebuild && drain(s, err) != LCA_OK) {
+        return LCA_FAIL; /* a rebuilt state must include the batch in flight */
+    }
+    s->stale = 0;
+    s->batch = sl->batch;
+    if (catch_up(s, err) != LCA_OK || fill_batch(s, sl->msgs, sl->n, &sl->b, err) != LCA_OK ||
+        job_prepare(sl, err) != LCA_OK) {
+        s->need_rebuild = 1; /* the state may hold part of the batch */
+        return LCA_FAIL;
+    }
+    return LCA_OK;
+}
+
+/* After the slot's commit and replies: bookkeeping, the Kafka offsets (secondary record),
+ * then the messages are released. */
+static void slot_done(struct signer *s, struct slot *sl)
+{
     struct lca_ktp offs[64];
-    int rc = LCA_FAIL, delay = 1;
+    struct lca_err kerr;
     size_t no;
 
-    if (b.cmds == NULL) {
-        return lca_err_set(err, LCA_ERR_FATAL, "oom", "out of memory");
+    note_committed(s, sl->batch, sl->b.n);
+    if (s->need_rebuild) {
+        s->stale = 1; /* a batch decided meanwhile saw that wrong copy */
     }
-    if (parse_all(s, msgs, n, &b, err) != LCA_OK) {
-        goto out;
+    s->batches++;
+    s->n_commands += sl->b.n;
+    s->n_dups += sl->job.n_dups;
+    no = lca_kafka_next_offsets(sl->msgs, sl->n, offs, 64);
+    lca_err_clear(&kerr);
+    if (lca_kconsumer_commit(s->cons, offs, no, &kerr) != LCA_OK) {
+        lca_log_err("kafka offset commit (secondary record) failed", &kerr);
     }
-    s->current_batch = s->batches + 1;
+    cmds_free(&sl->b);
+    lca_kconsumer_release(sl->msgs, sl->n);
+    sl->n = 0;
+}
+
+/* Commits the slot and waits, deciding it again after each RETRIABLE failure (on a state
+ * rebuilt from the log); `decided`: its batch is filled already. Retries until stopped. */
+static int commit_sync(struct signer *s, struct slot *sl, int decided, struct lca_err *err)
+{
+    int delay = 1;
+
     for (;;) {
-        lca_err_clear(err);
-        if (catch_up(s, err) == LCA_OK && fill_batch(s, msgs, n, &b, err) == LCA_OK) {
-            crash_point(s, "before_commit");
-            if (lca_pgstore_commit_batch(s->store, s->batch, err) == LCA_OK) {
-                break;
-            }
+        if ((decided || decide_slot(s, sl, err) == LCA_OK) &&
+            lca_cpipe_submit(s->pipe, &sl->job, err) == LCA_OK &&
+            lca_cpipe_wait(s->pipe, err) == LCA_OK) {
+            slot_done(s, sl);
+            return LCA_OK;
         }
+        decided = 0;
         if (err->cls != LCA_ERR_RETRIABLE) {
-            goto out;
+            return LCA_FAIL;
         }
         lca_log_err("batch not committed; retrying after rebuilding the state", err);
         s->need_rebuild = 1;
+        s->stale = 1;
         if (*s->o->stop) {
-            goto out;
+            return LCA_FAIL;
         }
         sleep((unsigned)delay);
         delay = delay < 8 ? delay * 2 : delay;
+        lca_err_clear(err);
     }
-    note_committed(s, b.n);
-    s->batches++;
-    s->n_commands += b.n;
-    crash_point(s, "after_commit");
-    if (resend_duplicates(s, b.cmds, b.n, err) != LCA_OK || relay_outbox(s, err) != LCA_OK) {
-        goto out;
+}
+
+/* Finishes the commit in flight, if any (retrying it synchronously if it failed). */
+static int drain(struct signer *s, struct lca_err *err)
+{
+    struct slot *sl = s->prev;
+
+    if (sl == NULL) {
+        /* at most a mark-only job: its failure leaves the marks for the next commit */
+        if (lca_cpipe_wait(s->pipe, err) != LCA_OK) {
+            lca_log_err("marking replies published failed; the next commit retries", err);
+        }
+        lca_err_clear(err);
+        return LCA_OK;
     }
-    no = lca_kafka_next_offsets(msgs, n, offs, 64);
-    if (lca_kconsumer_commit(s->cons, offs, no, err) != LCA_OK) {
-        lca_log_err("kafka offset commit (secondary record) failed", err);
+    s->prev = NULL;
+    if (lca_cpipe_wait(s->pipe, err) == LCA_OK) {
+        slot_done(s, sl);
+        return LCA_OK;
     }
-    rc = LCA_OK;
-out:
-    cmds_free(&b);
-    free(b.cmds);
-    return rc;
+    if (err->cls != LCA_ERR_RETRIABLE) {
+        return LCA_FAIL;
+    }
+    lca_log_err("batch not committed; retrying after rebuilding the state", err);
+    s->need_rebuild = 1;
+    s->stale = 1;
+    lca_err_clear(err);
+    return commit_sync(s, sl, 0, err);
+}
+
+/* One polled batch: decided while the previous one commits, then handed to the commit
+ * thread. A batch decided on a state that turned out void (the previous commit failed or
+ * met duplicates) is decided again and committed synchronously. */
+static double mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int run_batch(struct signer *s, struct slot *sl, struct lca_err *err)
+{
+    double t0, t1;
+    int decided;
+
+    sl->b.n = 0;
+    if (parse_all(s, sl->msgs, sl->n, &sl->b, err) != LCA_OK) {
+        return LCA_FAIL;
+    }
+    sl->job.number = ++s->numbered;
+    t0 = mono_ms();
+    decided = decide_slot(s, sl, err) == LCA_OK;
+    if (!decided && err->cls != LCA_ERR_RETRIABLE) {
+        return LCA_FAIL;
+    }
+    lca_err_clear(err);
+    t1 = mono_ms();
+    if (drain(s, err) != LCA_OK) {
+        return LCA_FAIL;
+    }
+    lca_log(LCA_LOG_DEBUG, "batch decided", "batch=%ld commands=%zu decide_ms=%.1f wait_ms=%.1f",
+            sl->job.number, sl->b.n, t1 - t0, mono_ms() - t1);
+    if (!decided || s->stale) {
+        return commit_sync(s, sl, 0, err);
+    }
+    if (lca_cpipe_submit(s->pipe, &sl->job, err) != LCA_OK) {
+        return LCA_FAIL;
+    }
+    s->prev = sl;
+    s->cur ^= 1;
+    return LCA_OK;
+}
+
+/* Nothing polled: finish the commit in flight, then have the commit thread mark its replies
+ * published while this thread polls again (no later commit is there to carry the marks). */
+static int run_idle(struct signer *s, struct lca_err *err)
+{
+    if (drain(s, err) != LCA_OK) {
+        return LCA_FAIL;
+    }
+    return lca_cpipe_unmarked(s->pipe) > 0 ? lca_cpipe_publish(s->pipe, err) : LCA_OK;
+}
+
+static int slots_init(struct signer *s, size_t max)
+{
+    size_t k;
+
+    for (k = 0; k < 2; k++) {
+        struct slot *sl = &s->slots[k];
+        sl->msgs = calloc(max, sizeof(*sl->msgs));
+        sl->b.cmds = calloc(max + 1, sizeof(*sl->b.cmds));
+        sl->b.fwd = calloc(max + 1, sizeof(*sl->b.fwd));
+        sl->job.forward_from = s->o->cluster;
+        sl->batch = lca_pgbatch_new();
+        sl->reply_to = calloc(max + 1, sizeof(char *));
+        sl->keys = calloc(max + 1, sizeof(char *));
+        sl->ids = calloc(max + 1, sizeof(char *));
+        sl->sorted = calloc(max + 1, 16);
+        if (sl->msgs == NULL || sl->b.cmds == NULL || sl->b.fwd == NULL || sl->batch == NULL ||
+            sl->reply_to == NULL || sl->keys == NULL || sl->ids == NULL || sl->sorted == NULL) {
+            return LCA_FAIL;
+        }
+    }
+    s->batch = s->slots[0].batch;
+    return LCA_OK;
+}
+
+static void slots_free(struct signer *s)
+{
+    size_t k;
+
+    for (k = 0; k < 2; k++) {
+        struct slot *sl = &s->slots[k];
+        if (sl->msgs != NULL && sl->n > 0) {
+            lca_kconsumer_release(sl->msgs, sl->n);
+        }
+        if (sl->b.cmds != NULL) {
+            cmds_free(&sl->b);
+        }
+        free(sl->msgs);
+        free(sl->b.cmds);
+        free(sl->b.fwd);
+        lca_pgbatch_free(sl->batch);
+        free(sl->reply_to);
+        free(sl->keys);
+        free(sl->ids);
+        free(sl->sorted);
+    }
 }
 
 /* ---- start-up and the loop ---- */
@@ -904,12 +1072,18 @@ static void crl_tick(struct signer *s)
     struct lca_command cmd;
     struct lca_decision *d = NULL;
     struct lca_err err;
+    struct lca_pgbatch *saved = s->batch, *batch = lca_pgbatch_new();
     char iid[LCA_ID_LEN + 1], *reply = NULL;
     size_t len = 0;
     uint8_t id[16];
 
     memset(&cmd, 0, sizeof(cmd));
     lca_err_clear(&err);
+    if (batch == NULL) {
+        lca_err_set(&err, LCA_ERR_FATAL, "oom", "out of memory");
+        goto out;
+    }
+    s->batch = batch; /* its own batch: the slots' belong to the pipeline */
     if (catch_up(s, &err) != LCA_OK ||
         !lca_decide_crl_due(s->st, (int64_t)time(NULL), iid, cmd.command_id)) {
         goto out;
@@ -918,7 +1092,6 @@ static void crl_tick(struct signer *s)
     cmd.type = LCA_CMD_CRL_ROTATE;
     cmd.payload = lca_val_new_map();
     lca_val_map_set_str(cmd.payload, "issuer_ref", iid);
-    lca_pgbatch_reset(s->batch);
     if (uuid_bytes(cmd.command_id, id) != LCA_OK ||
         lca_decide(s->st, &cmd, lca_osslenv_env(s->oe), &d, &err) != LCA_OK ||
         reply_encode(&cmd, d, d->rejected ? "rejected" : "ok", d->rejected ? d->code : NULL,
@@ -938,7 +1111,11 @@ out:
     if (err.cls != LCA_ERR_NONE) {
         lca_log_err("scheduled crl.rotate failed; retrying at the next tick", &err);
     }
-    s->need_rebuild = cmd.payload != NULL; /* the in-memory copy may be a duplicate's */
+    if (cmd.payload != NULL) {
+        s->need_rebuild = 1; /* the in-memory copy may be a duplicate's */
+    }
+    s->batch = saved;
+    lca_pgbatch_free(batch);
     lca_val_free(cmd.payload);
     free(reply);
     lca_decision_free(d);
@@ -988,7 +1165,7 @@ static int open_all(struct signer *s, struct lca_err *err)
     }
     if (lca_osslenv_load_kek(s->o->kek_file, s->kek, err) != LCA_OK ||
         lca_pgstore_open(s->o->pg_uri, s->o->cluster, &s->store, err) != LCA_OK ||
-        (s->oe = lca_osslenv_new()) == NULL || (s->batch = lca_pgbatch_new()) == NULL) {
+        (s->oe = lca_osslenv_new()) == NULL) {
         return err->cls != LCA_ERR_NONE ? LCA_FAIL
                                         : lca_err_set(err, LCA_ERR_FATAL, "oom", "out of memory");
     }
@@ -1002,6 +1179,8 @@ static int open_all(struct signer *s, struct lca_err *err)
          lca_kafka_create_topics(s->o->bootstrap, topics, 3, LCA_KAFKA_PARTITIONS, 30000, err) != LCA_OK) ||
         lca_kproducer_new(s->o->bootstrap, NULL, &s->prod, err) != LCA_OK ||
         relay_outbox(s, err) != LCA_OK /* replies a crashed predecessor did not send */ ||
+        lca_cpipe_new(s->o->pg_uri, s->o->cluster, s->prod, crash_point, s, &s->pipe, err) !=
+            LCA_OK ||
         lca_kconsumer_new(s->o->bootstrap, s->group, topics, 3, &hooks, &s->cons, err) !=
             LCA_OK) {
         return LCA_FAIL;
@@ -1014,12 +1193,13 @@ static void close_all(struct signer *s)
     struct lca_err err;
 
     lca_err_clear(&err);
+    lca_cpipe_free(s->pipe); /* joins the commit thread (after its job, if one is in flight) */
+    slots_free(s);
     if (s->cons != NULL && lca_kconsumer_close(s->cons, &err) != LCA_OK) {
         lca_log_err("leaving the consumer group", &err);
     }
     lca_kconsumer_free(s->cons);
     lca_kproducer_free(s->prod);
-    lca_pgbatch_free(s->batch);
     lca_state_free(s->st);
     lca_osslenv_free(s->oe);
     lca_pgstore_free(s->store);
@@ -1029,15 +1209,12 @@ static void close_all(struct signer *s)
 int lca_signer_run(const struct lca_signer_opts *o, struct lca_err *err)
 {
     struct signer *s = calloc(1, sizeof(*s));
-    size_t max = o->max_batch > 0 ? o->max_batch : 500, n = 0;
-    struct lca_kmsg *msgs = calloc(max, sizeof(*msgs));
+    size_t max = o->max_batch > 0 ? o->max_batch : 500;
     time_t last_report = time(NULL), last_crl_tick = 0;
     long crl_every = crl_tick_seconds();
     int rc = LCA_FAIL;
 
-    if (s == NULL || msgs == NULL) {
-        free(s);
-        free(msgs);
+    if (s == NULL) {
         return lca_err_set(err, LCA_ERR_FATAL, "oom", "out of memory");
     }
     s->o = o;
@@ -1047,6 +1224,10 @@ int lca_signer_run(const struct lca_signer_opts *o, struct lca_err *err)
         snprintf(s->group, sizeof(s->group), "ledgerca-signer-%s", o->cluster);
     }
     crash_init(s);
+    if (slots_init(s, max) != LCA_OK) {
+        lca_err_set(err, LCA_ERR_FATAL, "oom", "out of memory");
+        goto out;
+    }
     if (open_all(s, err) != LCA_OK) {
         goto out;
     }
@@ -1057,18 +1238,20 @@ int lca_signer_run(const struct lca_signer_opts *o, struct lca_err *err)
         lca_log(LCA_LOG_WARN, "token checks are OFF: every command acts as Operator", NULL);
     }
     while (!*o->stop) {
-        if (lca_kconsumer_poll_batch(s->cons, max, o->poll_ms > 0 ? o->poll_ms : 50, msgs, &n,
-                                     err) != LCA_OK) {
+        struct slot *sl = &s->slots[s->cur];
+        /* a commit in flight or replies to mark: look for more work without waiting */
+        int busy = lca_cpipe_busy(s->pipe) || lca_cpipe_unmarked(s->pipe) > 0;
+        if (lca_kconsumer_poll_batch(s->cons, max, busy ? 0 : o->poll_ms > 0 ? o->poll_ms : 50,
+                                     sl->msgs, &sl->n, err) != LCA_OK) {
             goto out;
         }
-        if (n > 0) {
-            int brc = run_batch(s, msgs, n, err);
-            lca_kconsumer_release(msgs, n);
-            if (brc != LCA_OK) {
-                goto out;
-            }
+        if ((sl->n > 0 ? run_batch(s, sl, err) : run_idle(s, err)) != LCA_OK) {
+            goto out;
         }
         if (crl_every > 0 && time(NULL) - last_crl_tick >= crl_every) {
+            if (drain(s, err) != LCA_OK) { /* the tick commits on this thread's session */
+                goto out;
+            }
             last_crl_tick = time(NULL);
             crl_tick(s);
         }
@@ -1080,12 +1263,14 @@ int lca_signer_run(const struct lca_signer_opts *o, struct lca_err *err)
                     (unsigned long long)s->n_dups, (long long)lca_state_position(s->st));
         }
     }
+    if (run_idle(s, err) != LCA_OK || drain(s, err) != LCA_OK) {
+        goto out;
+    }
     lca_log(LCA_LOG_INFO, "signer draining on signal", "commands=%llu",
             (unsigned long long)s->n_commands);
     rc = LCA_OK;
 out:
     close_all(s);
-    free(msgs);
     free(s);
     return rc;
 }

@@ -7,22 +7,28 @@
  *      parse (undecodable -> ledgerca.dead-letter with the reason in a header), decide
  *      against the in-memory state, evolve it, and add to one pgbatch the command's events
  *      (each with its stream version, so two signers cannot both take a decision that
- *      conflicts), its reply (dedupe row) and the reply as an outbox row;
- *   3. commit the batch in ONE PostgreSQL transaction together with the consumed offsets;
- *   4. relay the outbox to Kafka (replies keyed by correlation id), mark it published, and
- *      commit the offsets to Kafka as a secondary record.
+ *      conflicts), its reply (dedupe row) and an outbox row that refers to that reply;
+ *   3. hand the batch to the commit thread (workers/commit_pipeline.h), which commits it in
+ *      ONE PostgreSQL transaction together with the consumed offsets, then produces the
+ *      replies from memory (keyed by correlation id) and waits for Kafka's acknowledgement;
+ *      their outbox rows are marked published in the next batch's transaction (or at once
+ *      when the signer is idle); the offsets also go to Kafka as a secondary record.
+ * Steps 1-2 of batch N+1 run while step 3 of batch N runs (depth 1): N+1 is decided on the
+ * state that already holds N's effects; if N's commit fails, or finds commands that were
+ * recorded before (duplicates: the in-memory state got a second copy), the state is rebuilt
+ * from the log and N+1 is decided again before it is committed.
  * On partition assignment the consumer seeks to the offsets stored in PostgreSQL, so a crash
- * before step 3 redelivers (nothing was recorded), a crash after it does not (the offsets
- * moved with the events), and a crash during step 4 is repaired by the outbox relay at the
- * next start. A redelivered command that is already recorded re-sends its recorded reply and
- * appends nothing (DESIGN.md invariant 1).
+ * before the commit redelivers (nothing was recorded), a crash after it does not (the offsets
+ * moved with the events), and a crash before the replies were acknowledged is repaired by
+ * the outbox relay at the next start. A redelivered command that is already recorded
+ * re-sends its recorded reply and appends nothing (DESIGN.md invariant 1).
  * Authorization: each command's token is resolved to a persona (workers/tokens.h, cached for
  * 30 s) and checked against seed 003's table (engine/authz.h); a denial is a rejection reply
  * and a CommandRejected event, like any policy denial.
  * On a failed commit (database down, stream conflict) the in-memory state is rebuilt from the
  * log and the same messages are decided again; RETRIABLE errors back off and retry.
  * SIGTERM/SIGINT (the stop flag): the current batch finishes, the consumer leaves the group.
- * Thread: the calling thread only.
+ * Thread: lca_signer_run uses the calling thread and starts one commit thread of its own.
  */
 #ifndef LCA_SIGNER_H
 #define LCA_SIGNER_H
