@@ -953,10 +953,12 @@ static int api_open(const struct lca_api_opts *o, struct api **out, struct lca_e
     if (lca_api_metrics_new(cl, o->signer_group != NULL ? o->signer_group : group, o->bootstrap,
                             &a->metrics, err) != LCA_OK ||
         lca_api_view_new(o->pg_uri, cl, 50, &a->view, err) != LCA_OK ||
-        lca_api_facade_new(o->bootstrap, &a->facade, err) != LCA_OK) {
+        lca_api_facade_new(o->bootstrap, &a->facade, err) != LCA_OK ||
+        lca_api_facade_set_topic_suffix(a->facade, o->topic_suffix, err) != LCA_OK) {
         api_close(a);
         return LCA_FAIL;
     }
+    lca_api_metrics_set_topic_suffix(a->metrics, o->topic_suffix);
     *out = a;
     return LCA_OK;
 }

@@ -22,6 +22,8 @@ struct lca_api_opts {
     const char *bootstrap; /* Kafka bootstrap servers */
     const char *cluster;   /* cluster id (metrics label, store); NULL: "dc1" */
     const char *signer_group; /* the signers' consumer group (lag metric); NULL: the default */
+    const char *topic_suffix; /* the signers' command-topic suffix (signer --topic-suffix, e.g.
+                                 ".dc2"); NULL or "": none */
     int timeout_ms;        /* how long a write waits for its reply (0: 30 s) */
     unsigned conn_timeout_s; /* idle connection timeout (0: 30 s) */
     volatile sig_atomic_t *stop; /* set by a signal handler: stop serving and return */

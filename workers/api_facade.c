@@ -31,6 +31,7 @@ struct lca_api_facade {
     int stop;
     pthread_t thread;
     int started;
+    char suffix[65];         /* appended to every command topic */
 };
 
 static struct lca_val *decode_reply(const struct lca_kmsg *m)
@@ -130,6 +131,17 @@ int lca_api_facade_new(const char *bootstrap, struct lca_api_facade **out, struc
     return LCA_OK;
 }
 
+int lca_api_facade_set_topic_suffix(struct lca_api_facade *f, const char *suffix,
+                                    struct lca_err *err)
+{
+    if (suffix != NULL && strlen(suffix) >= sizeof(f->suffix)) {
+        return lca_err_set(err, LCA_ERR_BAD_INPUT, "bad_topic_suffix",
+                           "the topic suffix may hold at most 64 bytes");
+    }
+    snprintf(f->suffix, sizeof(f->suffix), "%s", suffix != NULL ? suffix : "");
+    return LCA_OK;
+}
+
 void lca_api_facade_free(struct lca_api_facade *f)
 {
     if (f == NULL) {
@@ -166,7 +178,7 @@ static int produce(struct lca_api_facade *f, const struct lca_val *env, const ch
 {
     struct lca_kheader ct = {"content-type", "application/json", 16};
     enum lca_cmd_type t = lca_catalog_cmd_from_name(lca_val_map_get_str(env, "type"));
-    char *json = NULL;
+    char *json = NULL, topic[160];
     size_t len = 0;
     int rc;
 
@@ -176,8 +188,10 @@ static int produce(struct lca_api_facade *f, const struct lca_val *env, const ch
     if (lca_json_encode(env, &json, &len, err) != LCA_OK) {
         return LCA_FAIL;
     }
+    snprintf(topic, sizeof(topic), "%s%s", lca_catalog_topic_name(lca_catalog_cmd_topic(t)),
+             f->suffix);
     pthread_mutex_lock(&f->prod_mu);
-    rc = lca_kproducer_send(f->prod, lca_catalog_topic_name(lca_catalog_cmd_topic(t)), corr,
+    rc = lca_kproducer_send(f->prod, topic, corr,
                             strlen(corr), json, len, &ct, 1, err);
     pthread_mutex_unlock(&f->prod_mu);
     OPENSSL_cleanse(json, len); /* it holds the caller's token */

@@ -24,6 +24,12 @@ struct lca_api_facade;
 int lca_api_facade_new(const char *bootstrap, struct lca_api_facade **out,
                        struct lca_err *err) LCA_MUST_USE;
 
+/* Commands go to their type's topic followed by suffix (e.g. ".dc2": the signers of cluster
+ * dc2, see signer --topic-suffix). NULL or "" restores none. Call before the first command.
+ * Errors: BAD_INPUT when suffix is longer than 64 bytes. */
+int lca_api_facade_set_topic_suffix(struct lca_api_facade *f, const char *suffix,
+                                    struct lca_err *err) LCA_MUST_USE;
+
 /* Stops the thread, frees everything. NULL-safe. */
 void lca_api_facade_free(struct lca_api_facade *f);
 

@@ -29,7 +29,13 @@ struct lca_api_metrics {
     size_t n;
     uint64_t requests;
     int parts[3]; /* partitions of the issue, revoke and admin topics (0: not known yet) */
+    char suffix[65]; /* the command topics' suffix (signer --topic-suffix) */
 };
+
+void lca_api_metrics_set_topic_suffix(struct lca_api_metrics *m, const char *suffix)
+{
+    snprintf(m->suffix, sizeof(m->suffix), "%s", suffix != NULL ? suffix : "");
+}
 
 static const enum lca_topic cmd_topics[3] = {LCA_TOPIC_ISSUE, LCA_TOPIC_REVOKE, LCA_TOPIC_ADMIN};
 
@@ -175,9 +181,10 @@ static void consumer_lag(struct lca_api_metrics *m, struct buf *b, PGconn *pg,
            "group (high watermark minus the offset stored with its events).\n"
            "# TYPE ledgerca_consumer_lag_messages gauge\n");
     for (t = 0; t < 3; t++) {
-        const char *topic = lca_catalog_topic_name(cmd_topics[t]);
+        char topic[160];
         int64_t lag = 0;
 
+        snprintf(topic, sizeof(topic), "%s%s", lca_catalog_topic_name(cmd_topics[t]), m->suffix);
         pthread_mutex_lock(&m->mu);
         parts = m->parts[t];
         pthread_mutex_unlock(&m->mu);

@@ -25,6 +25,8 @@ struct lca_api_metrics;
 int lca_api_metrics_new(const char *cluster, const char *group, const char *bootstrap,
                         struct lca_api_metrics **out, struct lca_err *err) LCA_MUST_USE;
 void lca_api_metrics_free(struct lca_api_metrics *m);
+/* The command topics' suffix for the lag metric (signer --topic-suffix); NULL: none. */
+void lca_api_metrics_set_topic_suffix(struct lca_api_metrics *m, const char *suffix);
 
 /* One measured PKI call (c->op non-NULL) that took secs. */
 void lca_api_metrics_record(struct lca_api_metrics *m, const struct lca_api_call *c, double secs);

@@ -33,6 +33,8 @@ int lca_cli_api(int argc, char **argv)
         {"--signer-group", "LEDGERCA_SIGNER_GROUP", 0,
          "the signers' consumer group, for the lag metric (default ledgerca-signer-<cluster>)",
          NULL},
+        {"--topic-suffix", "LEDGERCA_TOPIC_SUFFIX", 0,
+         "suffix of the signers' command topics, e.g. .dc2 (clusters sharing one Kafka)", NULL},
         {NULL, NULL, 0, NULL, NULL},
     };
     struct lca_api_opts o;
@@ -58,6 +60,7 @@ int lca_cli_api(int argc, char **argv)
     o.timeout_ms = atoi(opts[4].value);
     o.conn_timeout_s = (unsigned)atoi(opts[5].value);
     o.signer_group = opts[6].value;
+    o.topic_suffix = opts[7].value;
     o.stop = &g_stop;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;

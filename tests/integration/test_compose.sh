@@ -15,19 +15,29 @@ trap 'rm -rf "$tmp"' EXIT
 # 1. The real file validates, and holds what the deployment needs.
 docker-compose -f "$compose/docker-compose.yml" config -q || fail "docker-compose.yml does not validate"
 services=$(docker-compose -f "$compose/docker-compose.yml" config --services | sort | tr '\n' ' ')
-want="api-dc1 api-dc2 kafka kafka-topics migrate-dc1 migrate-dc2 postgres projector-dc1 projector-dc2 signer-dc1 signer-dc2 "
+want="aggregator api-dc1 api-dc2 kafka kafka-topics migrate-dc1 migrate-dc2 postgres projector-dc1 projector-dc2 relay-dc1 relay-dc2 replicate-dc2 signer-dc1 signer-dc2 "
 [ "$services" = "$want" ] || fail "services are '$services', want '$want'"
 resolved=$(docker-compose -f "$compose/docker-compose.yml" config)
-for v in LEDGERCA_KAFKA_BOOTSTRAP LEDGERCA_PG_URI LEDGERCA_CLUSTER; do
+# 12 ledgerca services; the aggregator alone has no cluster of its own
+for vn in LEDGERCA_KAFKA_BOOTSTRAP:12 LEDGERCA_PG_URI:12 LEDGERCA_CLUSTER:11; do
+  v=${vn%%:*}
   n=$(grep -c "^      $v: " <<<"$resolved" || true)
-  [ "$n" -eq 8 ] || fail "$v is set in $n services, want the 8 ledgerca services"
+  [ "$n" -eq "${vn#*:}" ] || fail "$v is set in $n services, want ${vn#*:}"
 done
-# the KEK goes to migrate, signer and projector only: the API never unwraps a key
+# the KEK goes to migrate, signer, projector, replicate and the aggregator: never to the APIs or relays
 n=$(grep -c "^      LEDGERCA_KEK_FILE: " <<<"$resolved" || true)
-[ "$n" -eq 6 ] || fail "LEDGERCA_KEK_FILE is set in $n services, want 6 (not the APIs)"
+[ "$n" -eq 8 ] || fail "LEDGERCA_KEK_FILE is set in $n services, want 8 (not the APIs or relays)"
 api=$(docker-compose -f "$compose/docker-compose.yml" config | awk '/^  api-dc1:/{a=1; next} /^  [a-z]/{a=0} a')
 grep -q 'LEDGERCA_HTTP_ADDR: 0.0.0.0:8200' <<<"$api" || fail "api-dc1 does not listen on 0.0.0.0:8200"
 grep -q 'source: kek' <<<"$api" && fail "api-dc1 is given the KEK secret"
+sdc2=$(awk '/^  signer-dc2:/{a=1; next} /^  [a-z]/{a=0} a' <<<"$resolved")
+grep -q 'LEDGERCA_SECONDARY_OF: dc1' <<<"$sdc2" || fail "signer-dc2 is not a secondary of dc1"
+grep -q 'LEDGERCA_TOPIC_SUFFIX: .dc2' <<<"$sdc2" || fail "signer-dc2 does not consume its own topics"
+for t in ledgerca.commands.issue.dc1 ledgerca.commands.revoke.dc2 ledgerca.events.dc2 ledgerca.revoke-forward; do
+  grep -q "$t" <<<"$resolved" || fail "topic $t is not created"
+done
+agg=$(awk '/^  aggregator:/{a=1; next} /^  [a-z]/{a=0} a' <<<"$resolved")
+grep -q 'ledgerca_dc1' <<<"$agg" || fail "the aggregator does not run on dc1's database (the issuers' keys)"
 grep -q 'KAFKA_PROCESS_ROLES: broker,controller' <<<"$resolved" || fail "Kafka is not in KRaft mode"
 grep -q 'image: apache/kafka:3\.9' <<<"$resolved" || fail "Kafka image is not apache/kafka 3.9"
 grep -q 'image: postgres:15' <<<"$resolved" || fail "PostgreSQL image is not 15"
