@@ -139,6 +139,7 @@ static const uint8_t OID_AKI[] = {0x06, 0x03, 0x55, 0x1d, 0x23};
 static const uint8_t OID_SAN[] = {0x06, 0x03, 0x55, 0x1d, 0x11};
 static const uint8_t OID_NC[] = {0x06, 0x03, 0x55, 0x1d, 0x1e};
 static const uint8_t OID_CRLDP[] = {0x06, 0x03, 0x55, 0x1d, 0x1f};
+static const uint8_t OID_FRESHEST[] = {0x06, 0x03, 0x55, 0x1d, 0x2e}; /* 2.5.29.46 */
 static const uint8_t OID_AIA[] = {0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x01, 0x01};
 static const uint8_t OID_AD_OCSP[] = {0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01};
 static const uint8_t OID_AD_CAISSUERS[] = {0x06, 0x08, 0x2b, 0x06, 0x01,
@@ -642,10 +643,11 @@ static int put_name_constraints(struct der *d, const char *const *dom, size_t n)
 
 /* CRLDistributionPoints ::= SEQUENCE OF DistributionPoint, one per URL:
  * SEQUENCE { distributionPoint [0] { fullName [0] { uniformResourceIdentifier [6] } } }
- * (4.2.1.13). */
-static int put_crl_dp(struct der *d, const char *const *urls, size_t n)
+ * (4.2.1.13); FreshestCRL (4.2.1.15) has the same syntax under its own OID. */
+static int put_crl_dp(struct der *d, const uint8_t *oid, size_t oid_len, const char *const *urls,
+                      size_t n)
 {
-    struct ext_mark e = ext_open(d, OID_CRLDP, sizeof(OID_CRLDP), 0);
+    struct ext_mark e = ext_open(d, oid, oid_len, 0);
     size_t seq = der_open(d, 0x30), i, dp, dpn, full;
 
     for (i = 0; i < n; i++) {
@@ -703,7 +705,12 @@ static int put_urls(struct der *d, const struct lca_urls *u)
     if (u == NULL) {
         return 1;
     }
-    if (u->n_crl > 0 && !put_crl_dp(d, u->crl_distribution_points, u->n_crl)) {
+    if (u->n_crl > 0 &&
+        !put_crl_dp(d, OID_CRLDP, sizeof(OID_CRLDP), u->crl_distribution_points, u->n_crl)) {
+        return 0;
+    }
+    if (u->n_freshest > 0 &&
+        !put_crl_dp(d, OID_FRESHEST, sizeof(OID_FRESHEST), u->freshest_crl, u->n_freshest)) {
         return 0;
     }
     if (u->n_ocsp + u->n_issuing > 0 && !put_aia(d, u)) {
@@ -1061,7 +1068,8 @@ static int put_template_extensions(struct der *d, const struct lca_cert_signer *
 
         nid = OBJ_obj2nid(X509_EXTENSION_get_object(ext));
         if (nid == NID_authority_key_identifier ||
-            (urls != NULL && (nid == NID_info_access || nid == NID_crl_distribution_points))) {
+            (urls != NULL && (nid == NID_info_access || nid == NID_crl_distribution_points ||
+                              nid == NID_freshest_crl))) {
             continue;
         }
         n = i2d_X509_EXTENSION(ext, &buf);

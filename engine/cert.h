@@ -26,7 +26,8 @@
  *     subjectPublicKey BIT STRING value, 4.2.1.2 method 1; RFC 5280 says SHOULD for leaves),
  *     AKI (keyIdentifier only, 4.2.1.1: the issuer's SKI; self-signed roots carry their own),
  *     subjectAltName (4.2.1.6), nameConstraints (critical, 4.2.1.10),
- *     CRL distribution points (4.2.1.13), authorityInfoAccess (caIssuers/OCSP, 4.2.2.1).
+ *     CRL distribution points (4.2.1.13), freshest CRL (4.2.1.15, delta CRLs),
+ *     authorityInfoAccess (caIssuers/OCSP, 4.2.2.1).
  *
  * Thread-safety: a struct lca_cert_signer is used by one thread at a time (its signing
  * context is reused). The other functions are reentrant.
@@ -51,6 +52,9 @@ struct lca_urls {
     size_t n_crl;
     const char *const *ocsp_servers; /* AIA id-ad-ocsp (4.2.2.1) */
     size_t n_ocsp;
+    const char *const *freshest_crl; /* FreshestCRL fullName URIs (4.2.1.15): where the delta
+                                        CRLs of the certificate's scope are (engine/crl.h) */
+    size_t n_freshest;
 };
 
 /* keyUsage bits (RFC 5280 4.2.1.3). */

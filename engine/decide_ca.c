@@ -845,7 +845,8 @@ int lca_decide_ca_sign_intermediate(const struct lca_state *st, const struct lca
     struct lca_cert_req req;
     struct lca_urls urls;
     const char *storage[24], *doms[32], *csr_pem = lca_val_map_get_str(p, "csr");
-    char cdp[1100];
+    char cdp[2200];
+    const char *crl_slot[2];
     uint8_t serial[LCA_SERIAL_LEN], *der = NULL;
     const uint8_t *spki;
     size_t der_len = 0, spki_len = 0;
@@ -895,7 +896,7 @@ int lca_decide_ca_sign_intermediate(const struct lca_state *st, const struct lca
     if (lca_decide_serial(env, serial, err) != LCA_OK ||
         lca_decide_signer(iss, env, &s, err) != LCA_OK ||
         (lca_decide_crl_cdp(st, iss, serial, sizeof(serial), &urls, cdp, sizeof(cdp),
-                            storage + 8),
+                            crl_slot),
          0) ||
         lca_cert_sign_der(s, &req, spki, spki_len, &der, &der_len, err) != LCA_OK) {
         rc = LCA_FAIL;

@@ -413,17 +413,20 @@ void lca_decide_crl_cdp(const struct lca_state *st, const struct lca_issuer *iss
                         const uint8_t *serial, size_t serial_len, struct lca_urls *urls,
                         char *buf, size_t buflen, const char **slot)
 {
-    int k;
+    const char *base = base_url_of(st, iss);
+    int k = iss->crl_shards > 1 ? (int)lca_crl_shard(serial, serial_len, iss->crl_shards) : -1;
+    size_t half = buflen / 2;
 
-    (void)st;
-    if (iss->crl_shards <= 1 || iss->crl_base_url[0] == '\0') {
-        return;
-    }
-    k = (int)lca_crl_shard(serial, serial_len, iss->crl_shards);
-    if (lca_crl_url(iss->crl_base_url, iss->id, k, 0, buf, buflen) == LCA_OK) {
+    if (k >= 0 && lca_crl_url(iss->crl_base_url, iss->id, k, 0, buf, half) == LCA_OK) {
         slot[0] = buf; /* the shard's URL replaces the configured CRL URLs (§4.2.1.13) */
         urls->crl_distribution_points = slot;
         urls->n_crl = 1;
+    }
+    if (lca_decide_cfg_int(st, "CrlEnableDelta") && base != NULL &&
+        lca_crl_url(base, iss->id, k, 1, buf + half, buflen - half) == LCA_OK) {
+        slot[1] = buf + half; /* where this scope's delta CRLs are (§4.2.1.15, §5.2.6) */
+        urls->freshest_crl = slot + 1;
+        urls->n_freshest = 1;
     }
 }
 

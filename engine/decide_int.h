@@ -120,8 +120,9 @@ int lca_decide_crl_shard_update(const struct lca_state *st, const struct lca_com
 int lca_decide_crl_first_shards(const struct lca_state *st, const struct lca_issuer *iss,
                                 const struct lca_val *ev, struct lca_env *env,
                                 struct lca_decision *d, struct lca_err *err) LCA_MUST_USE;
-/* For a sharded issuer: the certificate's CRL distribution point becomes its shard's URL
- * (written to buf; slot is a pointer array the urls then borrow). No-op when unsharded. */
+/* A certificate's CRL URLs: for a sharded issuer its CRL distribution point becomes its
+ * shard's URL; with deltas on and a CRL base URL, freshestCRL names its scope's delta CRL. URLs
+ * are written to buf (two halves); slot is an array of 2 pointers the urls then borrow. */
 void lca_decide_crl_cdp(const struct lca_state *st, const struct lca_issuer *iss,
                         const uint8_t *serial, size_t serial_len, struct lca_urls *urls,
                         char *buf, size_t buflen, const char **slot);

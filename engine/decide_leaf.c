@@ -105,7 +105,8 @@ static int leaf_emit(const struct lca_state *st, const struct lca_command *cmd, 
     uint8_t serial[LCA_SERIAL_LEN], *der = NULL;
     size_t der_len = 0;
     struct lca_val *ev;
-    char hex[64], cdp[1100];
+    char hex[64], cdp[2200];
+    const char *crl_slot[2];
     int64_t now, ttl;
     int rc = LCA_FAIL;
 
@@ -147,7 +148,7 @@ static int leaf_emit(const struct lca_state *st, const struct lca_command *cmd, 
         lca_decide_signer(lf->iss, env, &s, err) != LCA_OK) {
         goto out;
     }
-    lca_decide_crl_cdp(st, lf->iss, serial, sizeof(serial), &urls, cdp, sizeof(cdp), storage + 8);
+    lca_decide_crl_cdp(st, lf->iss, serial, sizeof(serial), &urls, cdp, sizeof(cdp), crl_slot);
     if (lca_cert_sign_der(s, &req, spki, spki_len, &der, &der_len, err) != LCA_OK) {
         rc = lca_decide_reject_err(d, cmd, err); /* e.g. an unparsable IP SAN */
         goto out;

@@ -1076,6 +1076,7 @@ static void crl_tick(struct signer *s)
     char iid[LCA_ID_LEN + 1], *reply = NULL;
     size_t len = 0;
     uint8_t id[16];
+    int evolved = 0; /* events applied in memory: the state must be rebuilt from the log */
 
     memset(&cmd, 0, sizeof(cmd));
     lca_err_clear(&err);
@@ -1098,7 +1099,7 @@ static void crl_tick(struct signer *s)
                      d->reason, &reply, &len, &err) != LCA_OK ||
         lca_pgbatch_add_command(s->batch, id, (const uint8_t *)reply, len, NULL, &err) !=
             LCA_OK ||
-        add_events(s, &cmd, d, &err) != LCA_OK ||
+        (evolved = 1, add_events(s, &cmd, d, &err)) != LCA_OK ||
         lca_pgstore_commit_batch(s->store, s->batch, &err) != LCA_OK) {
         goto out;
     }
@@ -1111,8 +1112,8 @@ out:
     if (err.cls != LCA_ERR_NONE) {
         lca_log_err("scheduled crl.rotate failed; retrying at the next tick", &err);
     }
-    if (cmd.payload != NULL) {
-        s->need_rebuild = 1; /* the in-memory copy may be a duplicate's */
+    if (evolved) {
+        s->need_rebuild = 1; /* the in-memory copy may be a duplicate's, or uncommitted */
     }
     s->batch = saved;
     lca_pgbatch_free(batch);

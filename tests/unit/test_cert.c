@@ -34,7 +34,7 @@ static const char *const URL_ISSUING[] = {"http://ca.example.test/v1/pki/ca"};
 static const char *const URL_CRL[] = {"http://ca.example.test/v1/pki/crl",
                                       "http://ca2.example.test/v1/pki/crl"};
 static const char *const URL_OCSP[] = {"http://ca.example.test/v1/pki/ocsp"};
-static const struct lca_urls URLS = {URL_ISSUING, 1, URL_CRL, 2, URL_OCSP, 1};
+static const struct lca_urls URLS = {URL_ISSUING, 1, URL_CRL, 2, URL_OCSP, 1, NULL, 0};
 
 static EVP_PKEY *gen(int type)
 {

@@ -262,6 +262,24 @@ static const char *cdp_uri(const char *pem)
     return u;
 }
 
+/* The certificate's single freshestCRL URI (4.2.1.15), or "". */
+static const char *freshest_uri(const char *pem)
+{
+    X509 *x = NULL;
+    struct lca_err err;
+    CRL_DIST_POINTS *dps;
+    const char *u = "";
+
+    CU_ASSERT_EQUAL_FATAL(lca_cert_from_pem(pem, strlen(pem), &x, &err), LCA_OK);
+    dps = X509_get_ext_d2i(x, NID_freshest_crl, NULL, NULL);
+    if (dps != NULL && sk_DIST_POINT_num(dps) == 1) {
+        u = dpn_uri(sk_DIST_POINT_value(dps, 0)->distpoint);
+    }
+    CRL_DIST_POINTS_free(dps);
+    X509_free(x);
+    return u;
+}
+
 static char *pem_of(const struct lca_event *ev)
 {
     size_t len = 0, pl = 0;
@@ -335,6 +353,16 @@ static void test_delta(void)
     a = issue(&ca, 1);
     b = issue(&ca, 2);
     c = issue(&ca, 3);
+    /* leaves name their delta CRL too (freshestCRL, 4.2.1.15), and still lint */
+    snprintf(want, sizeof(want), BASE "/%s.delta.crl", inter->id);
+    CU_ASSERT_STRING_EQUAL(freshest_uri(a.pem), want);
+    {
+        char why[4096] = "";
+        if (lca_oracle_lint(a.pem, why, sizeof(why)) != 0) {
+            fprintf(stderr, "zlint: %s\n", why);
+            CU_FAIL("zlint on a leaf with freshestCRL");
+        }
+    }
     /* rotate: per issuer a complete CRL with freshestCRL, then an empty delta against it */
     base = run(&ca, LCA_CMD_CRL_ROTATE, "{\"issuer_ref\":\"default\"}");
     CU_ASSERT_EQUAL_FATAL(base->n_events, 2);
@@ -420,6 +448,7 @@ static void test_no_delta_default(void)
     ca_init(&ca, "{}");
     run_free(&ca, LCA_CMD_ROLE_WRITE, ROLE_WEB);
     a = issue(&ca, 1);
+    CU_ASSERT_STRING_EQUAL(freshest_uri(a.pem), "");
     d = revoke(&ca, &a);
     CU_ASSERT_EQUAL_FATAL(d->n_events, 2);
     CU_ASSERT_EQUAL(lca_val_map_get_int(d->events[1]->payload, "delta_base", 0), -1);
@@ -485,6 +514,7 @@ static void test_shards(void)
         CU_ASSERT_EQUAL(k, ser[sl - 1] & 3);
         snprintf(want, sizeof(want), BASE "/%s/%d.crl", inter->id, k);
         CU_ASSERT_STRING_EQUAL(cdp_uri(lv[i].pem), want); /* the leaf names its shard */
+        CU_ASSERT_STRING_EQUAL(freshest_uri(lv[i].pem), ""); /* no deltas here */
     }
     /* shards are fixed once the issuer has signed */
     expect_reject(&ca, LCA_CMD_ISSUER_UPDATE, "{\"issuer_ref\":\"default\",\"crl_shards\":8}",
