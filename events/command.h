@@ -43,6 +43,9 @@ struct lca_command {
     char reply_to[250];       /* Kafka topic for the reply; defaults to "ledgerca.replies" */
     char *token;              /* malloc'd, may be NULL; wiped and freed by lca_command_free */
     struct lca_val *payload;  /* a map, owned; never NULL after parse */
+    char missing_reply_to[250]; /* set by the worker, never by parse: the reply_to topic named
+                                   by the message when Kafka does not have it (reply_to then
+                                   holds the default topic, and the command is refused) */
     int forwarded;            /* set by the worker, never by parse: 1 when the message carried a
                                  `forwarded-from` header (a revocation another cluster handed
                                  on), so it is never forwarded again */

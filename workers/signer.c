@@ -62,8 +62,12 @@ struct slot {
     struct lca_cpipe_job job;
 };
 
+#define REPLY_TOPICS 64 /* reply topics known to exist (besides the default) */
+
 struct signer {
     const struct lca_signer_opts *o;
+    char reply_topics[REPLY_TOPICS][250];
+    size_t n_reply_topics, next_reply_topic;
     char group[160];
     uint8_t kek[32];
     struct lca_pgstore *store;
@@ -360,6 +364,46 @@ static int deny_secondary(const struct signer *s, const struct lca_command *cmd,
     return lca_decide_deny(cmd, "secondary_cluster", why, d, err);
 }
 
+/* 1 when Kafka has the topic (positive answers are cached; auto-creation is off, so a reply to
+ * a missing topic could never be delivered and would stop the signer). */
+static int reply_topic_exists(struct signer *s, const char *topic)
+{
+    struct lca_err err;
+    size_t i;
+    int parts = 0;
+
+    if (strcmp(topic, LCA_KAFKA_TOPIC_REPLIES) == 0) {
+        return 1;
+    }
+    for (i = 0; i < s->n_reply_topics; i++) {
+        if (strcmp(s->reply_topics[i], topic) == 0) {
+            return 1;
+        }
+    }
+    lca_err_clear(&err);
+    if (lca_kafka_topic_partitions(s->o->bootstrap, topic, 5000, &parts, &err) != LCA_OK) {
+        /* BAD_INPUT: it does not exist; otherwise Kafka did not answer: let delivery decide */
+        return err.cls != LCA_ERR_BAD_INPUT;
+    }
+    snprintf(s->reply_topics[s->next_reply_topic], sizeof(s->reply_topics[0]), "%s", topic);
+    s->next_reply_topic = (s->next_reply_topic + 1) % REPLY_TOPICS;
+    if (s->n_reply_topics < REPLY_TOPICS) {
+        s->n_reply_topics++;
+    }
+    return 1;
+}
+
+/* A command whose reply_to does not exist is answered on the default reply topic, refused. */
+static void check_reply_to(struct signer *s, struct lca_command *c)
+{
+    if (!reply_topic_exists(s, c->reply_to)) {
+        snprintf(c->missing_reply_to, sizeof(c->missing_reply_to), "%s", c->reply_to);
+        snprintf(c->reply_to, sizeof(c->reply_to), "%s", LCA_KAFKA_TOPIC_REPLIES);
+        lca_log(LCA_LOG_WARN, "reply_to topic does not exist: refused, answered on the default",
+                "command_id=%s reply_to=%s", c->command_id, c->missing_reply_to);
+    }
+}
+
 /* Decides the command, or denies it when its token's persona may not send it. */
 static int decide_authorized(struct signer *s, const struct lca_command *cmd,
                              struct lca_decision **d, struct lca_err *err)
@@ -380,6 +424,13 @@ static int decide_authorized(struct signer *s, const struct lca_command *cmd,
         if (lca_authz_check(info->persona, roles, info->n_roles, cmd, &why) != LCA_OK) {
             return lca_decide_deny(cmd, why.code, why.msg, d, err);
         }
+    }
+    if (cmd->missing_reply_to[0] != '\0') {
+        char reason[400];
+        snprintf(reason, sizeof(reason),
+                 "reply_to topic '%.249s' does not exist; this reply went to %s",
+                 cmd->missing_reply_to, LCA_KAFKA_TOPIC_REPLIES);
+        return lca_decide_deny(cmd, "bad_reply_to", reason, d, err);
     }
     if (s->o->secondary_of != NULL && s->o->secondary_of[0] != '\0' &&
         secondary_refuses(cmd->type)) {
@@ -702,6 +753,7 @@ static int parse_all(struct signer *s, const struct lca_kmsg *msgs, size_t n,
             continue;
         }
         c->forwarded = lca_kmsg_header(&msgs[i], "forwarded-from", NULL, NULL);
+        check_reply_to(s, c);
         b->cmds[b->n++] = c;
     }
     if (dead > 0 && lca_kproducer_flush(s->prod, 30000, err) != LCA_OK) {

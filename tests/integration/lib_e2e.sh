@@ -310,6 +310,8 @@ cmd = {"command_id": sys.argv[4], "type": sys.argv[1], "correlation_id": sys.arg
        "payload": json.loads(sys.argv[3])}
 if os.environ.get("E2E_TOKEN"):
     cmd["token"] = os.environ["E2E_TOKEN"]
+if os.environ.get("E2E_REPLY_TO"):
+    cmd["reply_to"] = os.environ["E2E_REPLY_TO"]
 print(json.dumps(cmd, separators=(",", ":")))' \
     "$1" "$2" "$3" "${4:-$(e2e_uuid)}"
 }

@@ -109,6 +109,9 @@ REQ_TOKEN=$("$LEDGERCA" token create --persona requester --roles web --pg-uri "$
 E2E_TOKEN=wrong-token reject issue wrong-token permission_denied "{\"role\":\"web\",\"common_name\":\"a.example.com\",\"recipient_public_key\":\"$XPUB\"}"
 E2E_TOKEN= reject role.write no-token permission_denied '{"name":"r3","allowed_domains":["example.com"]}'
 E2E_TOKEN=$REQ_TOKEN reject rotate requester-rotates permission_denied '{}'
+# a reply_to naming a topic Kafka does not have (auto-creation is off): refused, answered on
+# ledgerca.replies instead of stopping the signer when the reply cannot be delivered
+E2E_REPLY_TO=ledgerca.no-such-topic-$E2E_RUN reject role.write missing-reply-topic bad_reply_to '{"name":"r4","allowed_domains":["example.com"]}'
 E2E_TOKEN=$REQ_TOKEN reject issue requester-other-role permission_denied "{\"role\":\"nope\",\"common_name\":\"a.example.com\",\"recipient_public_key\":\"$XPUB\"}"
 
 # ---- results ----
