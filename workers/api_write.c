@@ -12,6 +12,7 @@
 #include "command.h"
 #include "json.h"
 #include "seal.h"
+#include "uuid.h"
 
 #define SEG_MAX 130
 
@@ -220,21 +221,6 @@ static struct lca_val *payload_of(const struct target *t, const struct lca_http_
     return p;
 }
 
-static int new_uuid(char out[37])
-{
-    unsigned char b[16];
-
-    if (RAND_bytes(b, sizeof(b)) != 1) {
-        return LCA_FAIL;
-    }
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-             b[13], b[14], b[15]);
-    return LCA_OK;
-}
-
 /* Adds a fresh X25519 public key to an issue payload; priv receives its private key. */
 static int add_recipient(struct lca_val *payload, uint8_t priv[32])
 {
@@ -364,7 +350,7 @@ static struct lca_val *envelope(const struct target *t, struct lca_val *payload,
     struct lca_val *env = lca_val_new_map();
     char id[37], corr[64];
 
-    if (env == NULL || new_uuid(id) != LCA_OK) {
+    if (env == NULL || lca_uuid_v4(id) != LCA_OK) {
         lca_val_free(env);
         lca_val_free(payload);
         return NULL;

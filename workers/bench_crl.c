@@ -16,6 +16,7 @@
 
 #include "api_facade.h"
 #include "bench_db.h"
+#include "bench_sys.h"
 #include "cert.h"
 #include "crl.h"
 #include "kafka.h"
@@ -124,87 +125,20 @@ struct bc {
     const char *pg_uri, *bootstrap;
     struct lca_bench_db db;
     char tag[17], group[64], cluster[32], crl_dir[128], issuer[LCA_ID_LEN + 1];
-    struct lca_signer_opts so;
-    struct lca_projector_opts po;
+    struct lca_bench_sys sys;
     volatile sig_atomic_t stop;
-    pthread_t t_signer, t_projector;
-    int started;
-    volatile int failed;
     struct lca_api_facade *facade;
 };
-
-static void *signer_main(void *arg)
-{
-    struct bc *b = arg;
-    struct lca_err err;
-
-    lca_err_clear(&err);
-    if (lca_signer_run(&b->so, &err) != LCA_OK) {
-        lca_log_err("signer stopped", &err);
-        b->failed = 1;
-    }
-    return NULL;
-}
-
-static void *projector_main(void *arg)
-{
-    struct bc *b = arg;
-    struct lca_err err;
-
-    lca_err_clear(&err);
-    if (lca_projector_run(&b->po, &err) != LCA_OK) {
-        lca_log_err("projector stopped", &err);
-        b->failed = 1;
-    }
-    return NULL;
-}
-
-static struct lca_val *envelope(const struct bc *b, const char *type, struct lca_val *payload)
-{
-    struct lca_val *env = lca_val_new_map();
-    unsigned char r[16];
-    char id[37];
-
-    if (env == NULL || payload == NULL || RAND_bytes(r, sizeof(r)) != 1) {
-        lca_val_free(env);
-        lca_val_free(payload);
-        return NULL;
-    }
-    r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
-    r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
-    snprintf(id, sizeof(id),
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0], r[1],
-             r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14],
-             r[15]);
-    lca_val_map_set_str(env, "command_id", id);
-    lca_val_map_set_str(env, "type", type);
-    lca_val_map_set_str(env, "correlation_id", id);
-    lca_val_map_set_str(env, "token", b->db.token);
-    lca_val_map_set(env, "payload", payload);
-    return env;
-}
 
 /* Sends env (freed); *result (caller frees) the reply's result map on an "ok" reply. */
 static int call(struct bc *b, struct lca_val *env, struct lca_val **result, struct lca_err *err)
 {
-    struct lca_val *reply = NULL;
-    const char *st;
-    int rc;
+    return lca_bench_call(b->facade, env, REPLY_TIMEOUT_MS, result, err);
+}
 
-    if (env == NULL) {
-        return lca_err_set(err, LCA_ERR_FATAL, "oom", "cannot build a command");
-    }
-    rc = lca_api_facade_call(b->facade, env, REPLY_TIMEOUT_MS, &reply, err);
-    lca_val_free(env);
-    if (rc == LCA_OK && ((st = lca_val_map_get_str(reply, "status")) == NULL ||
-                         strcmp(st, "ok") != 0)) {
-        rc = lca_err_set(err, LCA_ERR_FATAL, "reply", "command not ok");
-    }
-    if (rc == LCA_OK && result != NULL) {
-        *result = lca_val_clone(lca_val_map_get(reply, "result"));
-    }
-    lca_val_free(reply);
-    return rc;
+static struct lca_val *envelope(const struct bc *b, const char *type, struct lca_val *payload)
+{
+    return lca_bench_envelope(b->db.token, type, payload);
 }
 
 static int setup(struct bc *b, struct lca_err *err)
@@ -230,23 +164,21 @@ static int setup(struct bc *b, struct lca_err *err)
     if (mkdir(b->crl_dir, 0700) != 0) {
         return lca_err_set(err, LCA_ERR_FATAL, "mkdir", "cannot create %s", b->crl_dir);
     }
-    b->so = (struct lca_signer_opts){0};
-    b->so.bootstrap = b->bootstrap;
-    b->so.pg_uri = b->db.uri;
-    b->so.cluster = b->cluster;
-    b->so.kek_file = b->db.kek_path;
-    b->so.group = b->group;
-    b->so.stop = &b->stop;
-    b->po.pg_uri = b->db.uri;
-    b->po.cluster = b->cluster;
-    b->po.crl_dir = b->crl_dir;
-    b->po.poll_ms = 5;
-    b->po.stop = &b->stop;
-    if (pthread_create(&b->t_signer, NULL, signer_main, b) != 0 ||
-        pthread_create(&b->t_projector, NULL, projector_main, b) != 0) {
-        return lca_err_set(err, LCA_ERR_FATAL, "thread", "cannot start a thread");
+    b->sys = (struct lca_bench_sys){0};
+    b->sys.so.bootstrap = b->bootstrap;
+    b->sys.so.pg_uri = b->db.uri;
+    b->sys.so.cluster = b->cluster;
+    b->sys.so.kek_file = b->db.kek_path;
+    b->sys.so.group = b->group;
+    b->sys.so.stop = &b->stop;
+    b->sys.po.pg_uri = b->db.uri;
+    b->sys.po.cluster = b->cluster;
+    b->sys.po.crl_dir = b->crl_dir;
+    b->sys.po.poll_ms = 5;
+    b->sys.po.stop = &b->stop;
+    if (lca_bench_sys_start(&b->sys, err) != LCA_OK) {
+        return LCA_FAIL;
     }
-    b->started = 1;
     if (lca_api_facade_new(b->bootstrap, &b->facade, err) != LCA_OK) {
         return LCA_FAIL;
     }
@@ -373,7 +305,7 @@ static int revoke_visible(struct bc *b, int count, struct lca_err *err)
         rep[i] = mono() - t0;
         while (!file_lists(path, ser, sl)) {
             struct timespec ts = {0, 1000000};
-            if (mono() - t0 > VISIBLE_TIMEOUT_S || b->failed) {
+            if (mono() - t0 > VISIBLE_TIMEOUT_S || b->sys.failed) {
                 lca_err_set(err, LCA_ERR_FATAL, "invisible",
                             "revocation %d not in %s after %.0f s", i, path, VISIBLE_TIMEOUT_S);
                 goto out;
@@ -417,10 +349,7 @@ static int bench_visible(const char *pg, const char *bs, int count)
     }
     lca_api_facade_free(b->facade);
     b->stop = 1;
-    if (b->started) {
-        pthread_join(b->t_signer, NULL);
-        pthread_join(b->t_projector, NULL);
-    }
+    lca_bench_sys_join(&b->sys);
     lca_bench_db_drop(&b->db);
     free(b);
     return rc;

@@ -41,6 +41,7 @@
 #include "api.h"
 #include "api_facade.h"
 #include "bench_db.h"
+#include "bench_sys.h"
 #include "kafka.h"
 #include "log.h"
 #include "opts.h"
@@ -61,14 +62,9 @@ struct hb {
     int seconds, conns;
     struct lca_bench_db db;
     char tag[17], group[64], cluster[32], url[64], script[128];
-    struct lca_signer_opts so;
-    struct lca_projector_opts po;
-    struct lca_api_opts ao;
+    struct lca_bench_sys sys; /* signer, projector, API */
     volatile sig_atomic_t stop, api_ready;
     unsigned port;
-    pthread_t t_signer, t_projector, t_api;
-    int started[3];
-    volatile int failed; /* a worker thread stopped with an error */
     struct lca_api_facade *facade;
 };
 
@@ -103,141 +99,51 @@ static int fail(const char *what, const struct lca_err *err)
 
 /* ------------------------------------------------------------------ the system under test */
 
-static void *signer_main(void *arg)
-{
-    struct hb *b = arg;
-    struct lca_err err;
-
-    lca_err_clear(&err);
-    if (lca_signer_run(&b->so, &err) != LCA_OK) {
-        lca_log_err("signer stopped", &err);
-        b->failed = 1;
-    }
-    return NULL;
-}
-
-static void *projector_main(void *arg)
-{
-    struct hb *b = arg;
-    struct lca_err err;
-
-    lca_err_clear(&err);
-    if (lca_projector_run(&b->po, &err) != LCA_OK) {
-        lca_log_err("projector stopped", &err);
-        b->failed = 1;
-    }
-    return NULL;
-}
-
-static void *api_main(void *arg)
-{
-    struct hb *b = arg;
-    struct lca_err err;
-
-    lca_err_clear(&err);
-    if (lca_api_run(&b->ao, &err) != LCA_OK) {
-        lca_log_err("api stopped", &err);
-        b->failed = 1;
-    }
-    return NULL;
-}
-
 static int start_threads(struct hb *b)
 {
-    void *(*mains[3])(void *) = {signer_main, projector_main, api_main};
-    pthread_t *tids[3] = {&b->t_signer, &b->t_projector, &b->t_api};
-    int i;
+    struct lca_err err;
 
-    b->so.bootstrap = b->bootstrap;
-    b->so.pg_uri = b->db.uri;
-    b->so.cluster = b->cluster;
-    b->so.kek_file = b->db.kek_path;
-    b->so.group = b->group;
-    b->so.stop = &b->stop;
-    b->po.pg_uri = b->db.uri;
-    b->po.cluster = b->cluster;
-    b->po.stop = &b->stop;
-    b->ao.listen = "127.0.0.1:0";
-    b->ao.pg_uri = b->db.uri;
-    b->ao.bootstrap = b->bootstrap;
-    b->ao.cluster = b->cluster;
-    b->ao.signer_group = b->group;
-    b->ao.stop = &b->stop;
-    b->ao.port_out = &b->port;
-    b->ao.ready = &b->api_ready;
-    for (i = 0; i < 3; i++) {
-        if (pthread_create(tids[i], NULL, mains[i], b) != 0) {
-            fprintf(stderr, "bench http: cannot start a thread\n");
-            return LCA_FAIL;
-        }
-        b->started[i] = 1;
+    b->sys.so.bootstrap = b->bootstrap;
+    b->sys.so.pg_uri = b->db.uri;
+    b->sys.so.cluster = b->cluster;
+    b->sys.so.kek_file = b->db.kek_path;
+    b->sys.so.group = b->group;
+    b->sys.so.stop = &b->stop;
+    b->sys.po.pg_uri = b->db.uri;
+    b->sys.po.cluster = b->cluster;
+    b->sys.po.stop = &b->stop;
+    b->sys.ao.listen = "127.0.0.1:0";
+    b->sys.ao.pg_uri = b->db.uri;
+    b->sys.ao.bootstrap = b->bootstrap;
+    b->sys.ao.cluster = b->cluster;
+    b->sys.ao.signer_group = b->group;
+    b->sys.ao.stop = &b->stop;
+    b->sys.ao.port_out = &b->port;
+    b->sys.ao.ready = &b->api_ready;
+    b->sys.with_api = 1;
+    lca_err_clear(&err);
+    if (lca_bench_sys_start(&b->sys, &err) != LCA_OK) {
+        fprintf(stderr, "bench http: %s\n", err.msg);
+        return LCA_FAIL;
     }
     return LCA_OK;
 }
 
 static void stop_threads(struct hb *b)
 {
-    pthread_t tids[3] = {b->t_signer, b->t_projector, b->t_api};
-    int i;
-
     b->stop = 1;
-    for (i = 0; i < 3; i++) {
-        if (b->started[i]) {
-            pthread_join(tids[i], NULL);
-            b->started[i] = 0;
-        }
-    }
-}
-
-/* An issue or role.write envelope with a fresh command id; payload taken. */
-static struct lca_val *envelope(const struct hb *b, const char *type, struct lca_val *payload)
-{
-    struct lca_val *env = lca_val_new_map();
-    unsigned char r[16];
-    char id[37];
-
-    if (env == NULL || payload == NULL || RAND_bytes(r, sizeof(r)) != 1) {
-        lca_val_free(env);
-        lca_val_free(payload);
-        return NULL;
-    }
-    r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
-    r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
-    snprintf(id, sizeof(id),
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0], r[1],
-             r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14],
-             r[15]);
-    lca_val_map_set_str(env, "command_id", id);
-    lca_val_map_set_str(env, "type", type);
-    lca_val_map_set_str(env, "correlation_id", id);
-    lca_val_map_set_str(env, "token", b->db.token);
-    lca_val_map_set(env, "payload", payload);
-    return env;
+    lca_bench_sys_join(&b->sys);
 }
 
 /* Sends env (freed) through the facade; LCA_OK only for an "ok" reply. */
 static int call_ok(struct hb *b, struct lca_val *env, struct lca_err *err)
 {
-    struct lca_val *reply = NULL;
-    const char *status;
-    int rc;
+    return lca_bench_call(b->facade, env, REPLY_TIMEOUT_MS, NULL, err);
+}
 
-    if (env == NULL) {
-        return lca_err_set(err, LCA_ERR_FATAL, "oom", "cannot build a command");
-    }
-    rc = lca_api_facade_call(b->facade, env, REPLY_TIMEOUT_MS, &reply, err);
-    lca_val_free(env);
-    if (rc == LCA_OK) {
-        status = lca_val_map_get_str(reply, "status");
-        if (status == NULL || strcmp(status, "ok") != 0) {
-            const struct lca_val *e = lca_val_map_get(reply, "error");
-            const char *m = e != NULL ? lca_val_map_get_str(e, "message") : NULL;
-            rc = lca_err_set(err, LCA_ERR_FATAL, "reply", "command not ok: %s",
-                             m != NULL ? m : "(no message)");
-        }
-    }
-    lca_val_free(reply);
-    return rc;
+static struct lca_val *envelope(const struct hb *b, const char *type, struct lca_val *payload)
+{
+    return lca_bench_envelope(b->db.token, type, payload);
 }
 
 static int write_role(struct hb *b, struct lca_err *err)
@@ -303,10 +209,10 @@ static int setup(struct hb *b)
         return fail("role.write through Kafka", &err);
     }
     deadline = now_s() + READY_TIMEOUT_S;
-    while (!(b->api_ready && read_models_ready(b)) && !b->failed && now_s() < deadline) {
+    while (!(b->api_ready && read_models_ready(b)) && !b->sys.failed && now_s() < deadline) {
         sleep_ms(100);
     }
-    if (!b->api_ready || b->failed || !read_models_ready(b)) {
+    if (!b->api_ready || b->sys.failed || !read_models_ready(b)) {
         return fail("the API or the read models did not become ready in 60 s", NULL);
     }
     sleep_ms(200); /* one snapshot refresh of the API */
@@ -536,7 +442,7 @@ static int measure(struct hb *b)
         return LCA_FAIL;
     }
     print_line("http.issue_rps", rps, direct);
-    return b->failed ? fail("a worker thread stopped", NULL) : LCA_OK;
+    return b->sys.failed ? fail("a worker thread stopped", NULL) : LCA_OK;
 }
 
 int lca_bench_http_run(int argc, char **argv)

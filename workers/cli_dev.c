@@ -36,6 +36,7 @@
 #include "projector.h"
 #include "signer.h"
 #include "tokens.h"
+#include "uuid.h"
 #include "val.h"
 
 static volatile sig_atomic_t g_stop;         /* Ctrl-C / SIGTERM */
@@ -320,19 +321,13 @@ static int demo(struct dev *d, struct lca_err *err)
     struct lca_kheader h = {"content-type", "application/json", 16};
     uint8_t priv[32], pub[32];
     char pubhex[65], cmd[640], id[37];
-    unsigned char r[16];
     size_t i;
     int rc = LCA_FAIL;
 
-    if (RAND_bytes(priv, 32) != 1 || RAND_bytes(r, 16) != 1 ||
+    if (RAND_bytes(priv, 32) != 1 || lca_uuid_v4(id) != LCA_OK ||
         lca_seal_x25519_pub(priv, pub, err) != LCA_OK) {
         goto out;
     }
-    r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
-    r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
-    snprintf(id, sizeof(id), "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12],
-             r[13], r[14], r[15]);
     for (i = 0; i < 32; i++) {
         snprintf(pubhex + 2 * i, 3, "%02x", pub[i]);
     }

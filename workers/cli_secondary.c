@@ -24,6 +24,7 @@
 #include "json.h"
 #include "kafka.h"
 #include "opts.h"
+#include "uuid.h"
 #include "val.h"
 
 #define SEC_EXIT_FAIL 1
@@ -44,21 +45,6 @@ static int64_t now_ms(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int new_uuid(char out[37])
-{
-    unsigned char b[16];
-
-    if (RAND_bytes(b, sizeof(b)) != 1) {
-        return LCA_FAIL;
-    }
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-             b[13], b[14], b[15]);
-    return LCA_OK;
 }
 
 static int fail(const char *step, const struct lca_err *err)
@@ -128,7 +114,7 @@ static int step(const struct sec *s, const char *suffix, const char *type,
 
     lca_err_clear(&err);
     snprintf(topic, sizeof(topic), "%s%s", LCA_KAFKA_TOPIC_ADMIN, suffix);
-    if (new_uuid(id) != LCA_OK) {
+    if (lca_uuid_v4(id) != LCA_OK) {
         lca_val_free(env);
         lca_val_free(payload);
         *exit_code = fail(type, &err);

@@ -32,6 +32,7 @@
 #include "codec.h"
 #include "json.h"
 #include "kafka.h"
+#include "uuid.h"
 #include "val.h"
 
 #define SUBMIT_MAX_INPUT (1024 * 1024)
@@ -173,22 +174,6 @@ static char *read_input(const char *path, size_t *len)
     return buf;
 }
 
-/* A random (version 4) UUID, RFC 9562 section 5.4, lowercase. */
-static int new_uuid(char out[37])
-{
-    unsigned char b[16];
-
-    if (RAND_bytes(b, sizeof(b)) != 1) {
-        return LCA_FAIL;
-    }
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-             b[13], b[14], b[15]);
-    return LCA_OK;
-}
-
 /* Decodes JSON text into a map (any other top-level value is bad input). */
 static int decode_map(const char *text, size_t len, const char *what, struct lca_val **out)
 {
@@ -247,7 +232,7 @@ static int complete_envelope(const struct submit_opts *o, struct lca_val *env)
     char uuid[37];
 
     if (lca_val_map_get(env, "command_id") == NULL) {
-        if (new_uuid(uuid) != LCA_OK) {
+        if (lca_uuid_v4(uuid) != LCA_OK) {
             fprintf(stderr, "ledgerca submit: no random bytes for a command id\n");
             return LCA_FAIL;
         }

@@ -9,6 +9,7 @@
 #include "catalog.h"
 #include "codec.h"
 #include "command.h"
+#include "curun.h"
 #include "json.h"
 
 static struct lca_command *mk(enum lca_cmd_type t, const char *payload)
@@ -110,19 +111,11 @@ static void test_persona_names(void)
 
 int main(void)
 {
-    CU_pSuite s;
-    unsigned failed;
+    static const struct lca_cu_test tests[] = {
+        {"persona x command matrix (seed 003)", test_matrix},
+        {"tokens limited to roles", test_roles_limit},
+        {"persona names", test_persona_names},
+    };
 
-    if (CU_initialize_registry() != CUE_SUCCESS) {
-        return 1;
-    }
-    s = CU_add_suite("authz", NULL, NULL);
-    CU_add_test(s, "persona x command matrix (seed 003)", test_matrix);
-    CU_add_test(s, "tokens limited to roles", test_roles_limit);
-    CU_add_test(s, "persona names", test_persona_names);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    return failed == 0 ? 0 : 1;
+    return LCA_CU_MAIN("authz", NULL, NULL, tests);
 }

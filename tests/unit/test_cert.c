@@ -16,6 +16,7 @@
 #include <openssl/x509v3.h>
 
 #include "cert.h"
+#include "curun.h"
 #include "oracle.h"
 
 enum { K_P256, K_P384, K_ED25519, K_RSA2048, K_RSA3072, K_RSA4096, K_COUNT };
@@ -907,10 +908,7 @@ static void test_oracle_lint_fails(void)
 
 int main(void)
 {
-    static const struct {
-        const char *name;
-        void (*fn)(void);
-    } tests[] = {
+    static const struct lca_cu_test tests[] = {
         {"chain P-256", test_chain_p256},
         {"chain P-384", test_chain_p384},
         {"chain Ed25519", test_chain_ed25519},
@@ -931,26 +929,6 @@ int main(void)
         {"oracle: CRLs honoured, pkilint", test_oracle_crl},
         {"oracle: zlint rejects a bad certificate", test_oracle_lint_fails},
     };
-    unsigned failures;
-    size_t i;
-    CU_pSuite s;
 
-    if (CU_initialize_registry() != CUE_SUCCESS) {
-        return 1;
-    }
-    s = CU_add_suite("cert", suite_init, suite_clean);
-    for (i = 0; s != NULL && i < sizeof(tests) / sizeof(tests[0]); i++) {
-        if (CU_add_test(s, tests[i].name, tests[i].fn) == NULL) {
-            s = NULL;
-        }
-    }
-    if (s == NULL) {
-        CU_cleanup_registry();
-        return 1;
-    }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-    return failures != 0;
+    return LCA_CU_MAIN("cert", suite_init, suite_clean, tests);
 }

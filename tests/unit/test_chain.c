@@ -20,6 +20,7 @@
 #include <CUnit/Basic.h>
 
 #include "chain.h"
+#include "curun.h"
 #include "pkix.h"
 
 enum { A, B, B_X, I, I_X, C, B_EVIL, R, R2, K, X, Y, X_X, Y_X, N_FIX };
@@ -364,24 +365,16 @@ static void test_manual_lengths(void)
 
 int main(void)
 {
-    CU_pSuite s;
-    unsigned fails;
+    static const struct lca_cu_test tests[] = {
+        {"expected chain per issuer", test_chain_table},
+        {"members independent of input order", test_chain_order_independent_members},
+        {"bad target", test_chain_bad_input},
+        {"too long refused at 17", test_chain_too_long},
+        {"openssl verify with old-only and new-only anchor", test_chain_openssl_verify_rotation},
+        {"gnutls verify with old-only anchor", test_chain_gnutls_verify_rotation},
+        {"manual_chain cases", test_manual_table},
+        {"manual_chain lengths", test_manual_lengths},
+    };
 
-    if (CU_initialize_registry() != CUE_SUCCESS) {
-        return 2;
-    }
-    s = CU_add_suite("chain", init_suite, clean_suite);
-    CU_add_test(s, "expected chain per issuer", test_chain_table);
-    CU_add_test(s, "members independent of input order", test_chain_order_independent_members);
-    CU_add_test(s, "bad target", test_chain_bad_input);
-    CU_add_test(s, "too long refused at 17", test_chain_too_long);
-    CU_add_test(s, "openssl verify with old-only and new-only anchor", test_chain_openssl_verify_rotation);
-    CU_add_test(s, "gnutls verify with old-only anchor", test_chain_gnutls_verify_rotation);
-    CU_add_test(s, "manual_chain cases", test_manual_table);
-    CU_add_test(s, "manual_chain lengths", test_manual_lengths);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    fails = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-    return fails == 0 ? 0 : 1;
+    return LCA_CU_MAIN("chain", init_suite, clean_suite, tests);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "curun.h"
 
 #define BYTES(s) ((const uint8_t *)(s)), (sizeof(s) - 1)
 
@@ -436,30 +437,22 @@ static void test_lenient_forms(void)
 
 int main(void)
 {
-    CU_pSuite s;
-    unsigned failed;
+    static const struct lca_cu_test tests[] = {
+        {"known_answer_map", test_known_answer_map},
+        {"shortest_ints", test_shortest_ints},
+        {"str_bin_headers", test_str_bin_headers},
+        {"key_order_bytewise", test_key_order_bytewise},
+        {"canonical_independent_of_order", test_canonical_independent_of_order},
+        {"round_trip", test_round_trip},
+        {"encode_refuses", test_encode_refuses},
+        {"deep_nesting", test_deep_nesting},
+        {"huge_declared_lengths", test_huge_declared_lengths},
+        {"truncated_every_prefix", test_truncated_every_prefix},
+        {"limits", test_limits},
+        {"rejected_types", test_rejected_types},
+        {"map_keys", test_map_keys},
+        {"lenient_forms", test_lenient_forms},
+    };
 
-    if (CU_initialize_registry() != CUE_SUCCESS) {
-        return 2;
-    }
-    s = CU_add_suite("codec", NULL, NULL);
-    CU_add_test(s, "known_answer_map", test_known_answer_map);
-    CU_add_test(s, "shortest_ints", test_shortest_ints);
-    CU_add_test(s, "str_bin_headers", test_str_bin_headers);
-    CU_add_test(s, "key_order_bytewise", test_key_order_bytewise);
-    CU_add_test(s, "canonical_independent_of_order", test_canonical_independent_of_order);
-    CU_add_test(s, "round_trip", test_round_trip);
-    CU_add_test(s, "encode_refuses", test_encode_refuses);
-    CU_add_test(s, "deep_nesting", test_deep_nesting);
-    CU_add_test(s, "huge_declared_lengths", test_huge_declared_lengths);
-    CU_add_test(s, "truncated_every_prefix", test_truncated_every_prefix);
-    CU_add_test(s, "limits", test_limits);
-    CU_add_test(s, "rejected_types", test_rejected_types);
-    CU_add_test(s, "map_keys", test_map_keys);
-    CU_add_test(s, "lenient_forms", test_lenient_forms);
-    CU_basic_set_mode(CU_BRM_NORMAL);
-    CU_basic_run_tests();
-    failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    return failed == 0 ? 0 : 1;
+    return LCA_CU_MAIN("codec", NULL, NULL, tests);
 }

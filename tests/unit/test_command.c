@@ -10,6 +10,7 @@
 #include "catalog.h"
 #include "codec.h"
 #include "command.h"
+#include "curun.h"
 #include "event.h"
 
 #define TXT(s) (const uint8_t *)(s), (sizeof(s) - 1)
@@ -477,29 +478,21 @@ static void test_event_canonical_refuses(void)
 
 int main(void)
 {
-    CU_pSuite s;
-    unsigned failed;
+    static const struct lca_cu_test tests[] = {
+        {"catalog_commands", test_catalog_commands},
+        {"catalog_events", test_catalog_events},
+        {"parse_json_full", test_parse_json_full},
+        {"parse_defaults", test_parse_defaults},
+        {"parse_bad_ids_and_types", test_parse_bad_ids_and_types},
+        {"parse_bad_fields", test_parse_bad_fields},
+        {"parse_token_limit", test_parse_token_limit},
+        {"parse_hostile", test_parse_hostile},
+        {"encode_round_trip", test_encode_round_trip},
+        {"encode_refuses", test_encode_refuses},
+        {"event_canonical", test_event_canonical},
+        {"event_decode_rejects", test_event_decode_rejects},
+        {"event_canonical_refuses", test_event_canonical_refuses},
+    };
 
-    if (CU_initialize_registry() != CUE_SUCCESS) {
-        return 2;
-    }
-    s = CU_add_suite("command", NULL, NULL);
-    CU_add_test(s, "catalog_commands", test_catalog_commands);
-    CU_add_test(s, "catalog_events", test_catalog_events);
-    CU_add_test(s, "parse_json_full", test_parse_json_full);
-    CU_add_test(s, "parse_defaults", test_parse_defaults);
-    CU_add_test(s, "parse_bad_ids_and_types", test_parse_bad_ids_and_types);
-    CU_add_test(s, "parse_bad_fields", test_parse_bad_fields);
-    CU_add_test(s, "parse_token_limit", test_parse_token_limit);
-    CU_add_test(s, "parse_hostile", test_parse_hostile);
-    CU_add_test(s, "encode_round_trip", test_encode_round_trip);
-    CU_add_test(s, "encode_refuses", test_encode_refuses);
-    CU_add_test(s, "event_canonical", test_event_canonical);
-    CU_add_test(s, "event_decode_rejects", test_event_decode_rejects);
-    CU_add_test(s, "event_canonical_refuses", test_event_canonical_refuses);
-    CU_basic_set_mode(CU_BRM_NORMAL);
-    CU_basic_run_tests();
-    failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    return failed == 0 ? 0 : 1;
+    return LCA_CU_MAIN("command", NULL, NULL, tests);
 }

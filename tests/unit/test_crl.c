@@ -13,6 +13,7 @@
 #include <openssl/x509v3.h>
 
 #include "crl.h"
+#include "curun.h"
 #include "pkix.h"
 
 enum { EC256, EC384, RSA2K, ED, N_ISS };
@@ -783,32 +784,24 @@ static void test_large_crl(void)
 
 int main(void)
 {
-    CU_pSuite s;
-    unsigned fails;
+    static const struct lca_cu_test tests[] = {
+        {"reason names", test_reason_names},
+        {"empty CRL", test_empty_crl},
+        {"one entry per reason, sorted", test_each_reason},
+        {"expired entries dropped", test_expired_dropped},
+        {"cRLNumber present and increasing", test_crl_number_increasing},
+        {"delta CRL", test_delta_crl},
+        {"issuingDistributionPoint", test_idp},
+        {"freshestCRL", test_freshest},
+        {"P-256, P-384, RSA, Ed25519 issuers", test_algorithms},
+        {"openssl verify -crl_check", test_openssl_crl_check},
+        {"max_entries", test_max_entries},
+        {"bad requests", test_bad_requests},
+        {"unsupported keys", test_unsupported_key},
+        {"UTCTime/GeneralizedTime", test_time_encoding},
+        {"PEM bad input", test_pem_bad_input},
+        {"large CRL", test_large_crl},
+    };
 
-    if (CU_initialize_registry() != CUE_SUCCESS) {
-        return 2;
-    }
-    s = CU_add_suite("crl", init_suite, clean_suite);
-    CU_add_test(s, "reason names", test_reason_names);
-    CU_add_test(s, "empty CRL", test_empty_crl);
-    CU_add_test(s, "one entry per reason, sorted", test_each_reason);
-    CU_add_test(s, "expired entries dropped", test_expired_dropped);
-    CU_add_test(s, "cRLNumber present and increasing", test_crl_number_increasing);
-    CU_add_test(s, "delta CRL", test_delta_crl);
-    CU_add_test(s, "issuingDistributionPoint", test_idp);
-    CU_add_test(s, "freshestCRL", test_freshest);
-    CU_add_test(s, "P-256, P-384, RSA, Ed25519 issuers", test_algorithms);
-    CU_add_test(s, "openssl verify -crl_check", test_openssl_crl_check);
-    CU_add_test(s, "max_entries", test_max_entries);
-    CU_add_test(s, "bad requests", test_bad_requests);
-    CU_add_test(s, "unsupported keys", test_unsupported_key);
-    CU_add_test(s, "UTCTime/GeneralizedTime", test_time_encoding);
-    CU_add_test(s, "PEM bad input", test_pem_bad_input);
-    CU_add_test(s, "large CRL", test_large_crl);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    fails = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-    return fails == 0 ? 0 : 1;
+    return LCA_CU_MAIN("crl", init_suite, clean_suite, tests);
 }

@@ -17,6 +17,7 @@
 
 #include "cert.h"
 #include "csr.h"
+#include "curun.h"
 #include "oracle.h"
 
 enum { K_P256, K_P384, K_ED25519, K_RSA2048, K_RSA1024, K_K256, K_COUNT };
@@ -412,10 +413,7 @@ static void test_csr_to_leaf(void)
 
 int main(void)
 {
-    static const struct {
-        const char *name;
-        void (*fn)(void);
-    } tests[] = {
+    static const struct lca_cu_test tests[] = {
         {"P-256 / SHA-256", test_p256},
         {"P-384 / SHA-384", test_p384},
         {"Ed25519", test_ed25519},
@@ -429,26 +427,6 @@ int main(void)
         {"every bit flip refused", test_every_bit_flip},
         {"CSR to verified leaf", test_csr_to_leaf},
     };
-    unsigned failures;
-    size_t i;
-    CU_pSuite s;
 
-    if (CU_initialize_registry() != CUE_SUCCESS) {
-        return 1;
-    }
-    s = CU_add_suite("csr", suite_init, suite_clean);
-    for (i = 0; s != NULL && i < sizeof(tests) / sizeof(tests[0]); i++) {
-        if (CU_add_test(s, tests[i].name, tests[i].fn) == NULL) {
-            s = NULL;
-        }
-    }
-    if (s == NULL) {
-        CU_cleanup_registry();
-        return 1;
-    }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-    return failures != 0;
+    return LCA_CU_MAIN("csr", suite_init, suite_clean, tests);
 }

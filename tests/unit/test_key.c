@@ -14,6 +14,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "curun.h"
 #include "key.h"
 
 static const uint8_t KEK[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
@@ -543,41 +544,20 @@ static void test_unwrap_failures(void)
 
 int main(void)
 {
-    static const struct {
-        const char *name;
-        void (*fn)(void);
-    } tests[] = {{"spec_parse_ok", test_spec_parse_ok},
-                 {"spec_parse_bad", test_spec_parse_bad},
-                 {"generate_bad_spec", test_generate_bad_spec},
-                 {"generated_keys", test_generated_keys},
-                 {"weak_keys_refused", test_weak_keys_refused},
-                 {"key_id", test_key_id},
-                 {"private_pem_round_trip", test_private_pem_round_trip},
-                 {"pem_variants", test_pem_variants},
-                 {"pem_garbage", test_pem_garbage},
-                 {"spki", test_spki},
-                 {"wrap_round_trip", test_wrap_round_trip},
-                 {"unwrap_failures", test_unwrap_failures}};
-    CU_pSuite s;
-    unsigned int failures;
-    size_t i;
+    static const struct lca_cu_test tests[] = {
+        {"spec_parse_ok", test_spec_parse_ok},
+        {"spec_parse_bad", test_spec_parse_bad},
+        {"generate_bad_spec", test_generate_bad_spec},
+        {"generated_keys", test_generated_keys},
+        {"weak_keys_refused", test_weak_keys_refused},
+        {"key_id", test_key_id},
+        {"private_pem_round_trip", test_private_pem_round_trip},
+        {"pem_variants", test_pem_variants},
+        {"pem_garbage", test_pem_garbage},
+        {"spki", test_spki},
+        {"wrap_round_trip", test_wrap_round_trip},
+        {"unwrap_failures", test_unwrap_failures},
+    };
 
-    if (CU_initialize_registry() != CUE_SUCCESS) {
-        return 1;
-    }
-    s = CU_add_suite("key", suite_init, suite_clean);
-    for (i = 0; s != NULL && i < sizeof(tests) / sizeof(tests[0]); i++) {
-        if (CU_add_test(s, tests[i].name, tests[i].fn) == NULL) {
-            s = NULL;
-        }
-    }
-    if (s == NULL) {
-        CU_cleanup_registry();
-        return 1;
-    }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-    return failures == 0 ? 0 : 1;
+    return LCA_CU_MAIN("key", suite_init, suite_clean, tests);
 }

@@ -9,6 +9,7 @@
 
 #include <CUnit/Basic.h>
 
+#include "curun.h"
 #include "key.h"
 #include "osslenv.h"
 
@@ -326,33 +327,15 @@ static void test_kek_mode_message(void)
 
 int main(void)
 {
-    static const struct {
-        const char *name;
-        void (*fn)(void);
-    } tests[] = {{"now_and_random", test_now_and_random}, {"keygen", test_keygen},
-                 {"key_store", test_key_store},           {"persist_hook", test_persist_hook},
-                 {"kek_good", test_kek_good},             {"kek_bad", test_kek_bad},
-                 {"kek_mode_message", test_kek_mode_message}};
-    CU_pSuite s;
-    unsigned int failures;
-    size_t i;
+    static const struct lca_cu_test tests[] = {
+        {"now_and_random", test_now_and_random},
+        {"keygen", test_keygen},
+        {"key_store", test_key_store},
+        {"persist_hook", test_persist_hook},
+        {"kek_good", test_kek_good},
+        {"kek_bad", test_kek_bad},
+        {"kek_mode_message", test_kek_mode_message},
+    };
 
-    if (CU_initialize_registry() != CUE_SUCCESS) {
-        return 1;
-    }
-    s = CU_add_suite("osslenv", suite_init, suite_clean);
-    for (i = 0; s != NULL && i < sizeof(tests) / sizeof(tests[0]); i++) {
-        if (CU_add_test(s, tests[i].name, tests[i].fn) == NULL) {
-            s = NULL;
-        }
-    }
-    if (s == NULL) {
-        CU_cleanup_registry();
-        return 1;
-    }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-    return failures == 0 ? 0 : 1;
+    return LCA_CU_MAIN("osslenv", suite_init, suite_clean, tests);
 }

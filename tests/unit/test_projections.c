@@ -14,6 +14,7 @@
 #include "certview.h"
 #include "codec.h"
 #include "command.h"
+#include "curun.h"
 #include "decide.h"
 #include "event.h"
 #include "fakeenv.h"
@@ -658,26 +659,18 @@ static void test_incremental_equals_from_zero(void)
 
 int main(void)
 {
-    CU_pSuite s;
-    unsigned failed;
+    static const struct lca_cu_test tests[] = {
+        {"roots after bootstrap: Consul's shape", test_roots_bootstrap},
+        {"roots after rotation: cross-signed in IntermediateCerts", test_roots_rotation},
+        {"roots after a forced rotation", test_roots_rotation_forced},
+        {"tidy retires the old root from the list", test_roots_tidy_retires},
+        {"RFC 3339 and affected events", test_rfc3339_and_affected},
+        {"issuer view (Vault)", test_issuerview},
+        {"certificate/CRL row changes", test_certview_changes},
+        {"certificate rows: bad events", test_certview_negative},
+        {"revoked set", test_revoked_set},
+        {"incremental equals from zero", test_incremental_equals_from_zero},
+    };
 
-    if (CU_initialize_registry() != CUE_SUCCESS) {
-        return 1;
-    }
-    s = CU_add_suite("projections", NULL, NULL);
-    CU_add_test(s, "roots after bootstrap: Consul's shape", test_roots_bootstrap);
-    CU_add_test(s, "roots after rotation: cross-signed in IntermediateCerts", test_roots_rotation);
-    CU_add_test(s, "roots after a forced rotation", test_roots_rotation_forced);
-    CU_add_test(s, "tidy retires the old root from the list", test_roots_tidy_retires);
-    CU_add_test(s, "RFC 3339 and affected events", test_rfc3339_and_affected);
-    CU_add_test(s, "issuer view (Vault)", test_issuerview);
-    CU_add_test(s, "certificate/CRL row changes", test_certview_changes);
-    CU_add_test(s, "certificate rows: bad events", test_certview_negative);
-    CU_add_test(s, "revoked set", test_revoked_set);
-    CU_add_test(s, "incremental equals from zero", test_incremental_equals_from_zero);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    return failed == 0 ? 0 : 1;
+    return LCA_CU_MAIN("projections", NULL, NULL, tests);
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "curun.h"
 #include "json.h"
 #include "names.h"
 #include "role.h"
@@ -943,30 +944,26 @@ static void test_hostname_syntax(void)
 
 int main(void)
 {
-    static const struct {
-        const char *name;
-        CU_TestFunc fn;
-    } tests[] = {
-        {"defaults", test_defaults},         {"durations", test_durations},
-        {"shapes", test_shapes},             {"normalise", test_normalise},
-        {"usages", test_usages},             {"parse_errors", test_parse_errors},
-        {"parse_bad_shapes", test_parse_bad_shapes}, {"other_sans", test_other_sans},
-        {"json_round_trip", test_json_round_trip}, {"names", test_names},
-        {"names_csr", test_names_csr},       {"ip_sans", test_ip_sans},
-        {"uri_sans", test_uri_sans},         {"keys", test_keys},
-        {"ttl", test_ttl},                   {"notafter", test_notafter},
-        {"glob", test_glob},                 {"hostname_syntax", test_hostname_syntax},
+    static const struct lca_cu_test tests[] = {
+        {"defaults", test_defaults},
+        {"durations", test_durations},
+        {"shapes", test_shapes},
+        {"normalise", test_normalise},
+        {"usages", test_usages},
+        {"parse_errors", test_parse_errors},
+        {"parse_bad_shapes", test_parse_bad_shapes},
+        {"other_sans", test_other_sans},
+        {"json_round_trip", test_json_round_trip},
+        {"names", test_names},
+        {"names_csr", test_names_csr},
+        {"ip_sans", test_ip_sans},
+        {"uri_sans", test_uri_sans},
+        {"keys", test_keys},
+        {"ttl", test_ttl},
+        {"notafter", test_notafter},
+        {"glob", test_glob},
+        {"hostname_syntax", test_hostname_syntax},
     };
-    if (CU_initialize_registry() != CUE_SUCCESS) {
-        return 1;
-    }
-    CU_pSuite s = CU_add_suite("role", NULL, NULL);
-    for (size_t i = 0; s != NULL && i < sizeof(tests) / sizeof(tests[0]); i++) {
-        CU_add_test(s, tests[i].name, tests[i].fn);
-    }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    return failed == 0 && s != NULL ? 0 : 1;
+
+    return LCA_CU_MAIN("role", NULL, NULL, tests);
 }

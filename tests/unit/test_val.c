@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "curun.h"
 #include "val.h"
 
 static void test_scalars(void)
@@ -272,25 +273,17 @@ static void test_equal_and_clone(void)
 
 int main(void)
 {
-    CU_pSuite s;
-    unsigned failed;
+    static const struct lca_cu_test tests[] = {
+        {"scalars", test_scalars},
+        {"null_safety", test_null_safety},
+        {"empty_bytes", test_empty_bytes},
+        {"array", test_array},
+        {"map_order_replace_del", test_map_order_replace_del},
+        {"typed_lookups", test_typed_lookups},
+        {"broken_is_sticky", test_broken_is_sticky},
+        {"map_append", test_map_append},
+        {"equal_and_clone", test_equal_and_clone},
+    };
 
-    if (CU_initialize_registry() != CUE_SUCCESS) {
-        return 2;
-    }
-    s = CU_add_suite("val", NULL, NULL);
-    CU_add_test(s, "scalars", test_scalars);
-    CU_add_test(s, "null_safety", test_null_safety);
-    CU_add_test(s, "empty_bytes", test_empty_bytes);
-    CU_add_test(s, "array", test_array);
-    CU_add_test(s, "map_order_replace_del", test_map_order_replace_del);
-    CU_add_test(s, "typed_lookups", test_typed_lookups);
-    CU_add_test(s, "broken_is_sticky", test_broken_is_sticky);
-    CU_add_test(s, "map_append", test_map_append);
-    CU_add_test(s, "equal_and_clone", test_equal_and_clone);
-    CU_basic_set_mode(CU_BRM_NORMAL);
-    CU_basic_run_tests();
-    failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    return failed == 0 ? 0 : 1;
+    return LCA_CU_MAIN("val", NULL, NULL, tests);
 }
