@@ -12,6 +12,8 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include "log.h"
+
 #define ERRSTR_LEN 512
 #define SEND_FULL_WAIT_MS 10000
 
@@ -161,12 +163,33 @@ static int conf_apply(rd_kafka_conf_t *conf, const char *const *pairs, const cha
     return LCA_OK;
 }
 
+/* librdkafka's own log lines (syslog levels) as structured records; its default writes raw
+ * "%4|..." lines to stderr. AUTOCREATE only says that a broker (dev mode's mock cluster) cannot
+ * honour allow.auto.create.topics=false; topics are created explicitly, so it is debug. */
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    enum lca_log_level l = level <= 3   ? LCA_LOG_ERROR
+                           : level == 4 ? LCA_LOG_WARN
+                           : level <= 6 ? LCA_LOG_INFO
+                                        : LCA_LOG_DEBUG;
+    char text[512];
+
+    if (strcmp(fac, "AUTOCREATE") == 0) {
+        l = LCA_LOG_DEBUG;
+    }
+    lca_log_quote(text, sizeof(text), buf);
+    lca_log(l, "kafka client", "client=%s facility=%s text=%s", rd_kafka_name(rk), fac, text);
+}
+
 /* rd_kafka_new, which takes conf on success only. */
 static int client_new(rd_kafka_type_t type, rd_kafka_conf_t **conf, rd_kafka_t **out,
                       struct lca_err *err)
 {
     char errstr[ERRSTR_LEN];
-    rd_kafka_t *rk = rd_kafka_new(type, *conf, errstr, sizeof(errstr));
+    rd_kafka_t *rk;
+
+    rd_kafka_conf_set_log_cb(*conf, log_cb);
+    rk = rd_kafka_new(type, *conf, errstr, sizeof(errstr));
 
     if (rk == NULL) {
         return lca_err_set(err, LCA_ERR_BAD_INPUT, "kafka_client", "rd_kafka_new: %s", errstr);

@@ -24,7 +24,7 @@ void lca_log_init(const char *component)
                                         : LCA_LOG_INFO;
 }
 
-static void quote(char *out, size_t cap, const char *s)
+void lca_log_quote(char *out, size_t cap, const char *s)
 {
     size_t o = 0;
 
@@ -62,7 +62,7 @@ void lca_log(enum lca_log_level lvl, const char *msg, const char *fields_fmt, ..
         vsnprintf(fields, sizeof(fields), fields_fmt, ap);
         va_end(ap);
     }
-    quote(qmsg, sizeof(qmsg), msg);
+    lca_log_quote(qmsg, sizeof(qmsg), msg);
     n = snprintf(line, sizeof(line), "ts=%s.%03ldZ level=%s comp=%s msg=%s%s%s\n", ts,
                  now.tv_nsec / 1000000, names[lvl], g_component, qmsg, fields[0] ? " " : "",
                  fields);
@@ -78,7 +78,7 @@ void lca_log_err(const char *msg, const struct lca_err *err)
 {
     char q[600];
 
-    quote(q, sizeof(q), err->msg);
+    lca_log_quote(q, sizeof(q), err->msg);
     lca_log(err->cls == LCA_ERR_BAD_INPUT ? LCA_LOG_WARN : LCA_LOG_ERROR, msg,
             "class=%s code=%s err=%s", lca_err_class_name(err->cls), err->code, q);
 }

@@ -18,6 +18,10 @@ void lca_log_init(const char *component);
 void lca_log(enum lca_log_level lvl, const char *msg, const char *fields_fmt, ...)
     LCA_PRINTF(3, 4);
 
+/* Writes s as a logfmt value into out: double-quoted, \" and \\ escaped, line breaks as
+ * spaces, cut to fit cap (at least 3). */
+void lca_log_quote(char *out, size_t cap, const char *s);
+
 /* Logs an lca_err at the level its class implies (bad input: warn, others: error). */
 void lca_log_err(const char *msg, const struct lca_err *err);
 
