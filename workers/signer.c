@@ -1224,6 +1224,7 @@ static int open_all(struct signer *s, struct lca_err *err)
     }
     lca_osslenv_set_persist(s->oe, persist_key, s);
     lca_osslenv_set_loader(s->oe, load_key, s);
+    lca_osslenv_env(s->oe)->cluster_id = s->o->cluster; /* SPIFFE dc/<this cluster> */
     if (rebuild(s, err) != LCA_OK ||
         (!lca_state_bootstrapped(s->st) && !s->o->no_bootstrap && ca_bootstrap(s, err) != LCA_OK) ||
         lca_kafka_ensure_topics(s->o->bootstrap, err) != LCA_OK ||
