@@ -682,10 +682,14 @@ static void config_crl(const struct lca_api_snap *s, struct lca_http_resp *r)
 {
     json_t *flat = json_loads(s->config_doc != NULL ? s->config_doc : "{}", 0, NULL);
     json_t *exp = json_object_get(flat, "CrlExpiry");
-    json_t *d = json_pack("{s:o, s:b, s:b}", "expiry",
+    json_t *dri = json_object_get(flat, "CrlDeltaRebuildInterval");
+    json_t *d = json_pack("{s:o, s:b, s:b, s:b, s:o}", "expiry",
                           exp != NULL ? go_duration(json_integer_value(exp)) : json_string("72h"),
                           "disable", 0, "auto_rebuild",
-                          json_is_true(json_object_get(flat, "CrlAutoRebuild")));
+                          json_is_true(json_object_get(flat, "CrlAutoRebuild")), "enable_delta",
+                          json_is_true(json_object_get(flat, "CrlEnableDelta")),
+                          "delta_rebuild_interval",
+                          go_duration(dri != NULL ? json_integer_value(dri) : 0));
     char *text = json_dumps(d, JSON_COMPACT | JSON_PRESERVE_ORDER);
 
     text != NULL ? vault_data(r, text) : lca_http_error(r, 500, "internal error");

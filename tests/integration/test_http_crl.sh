@@ -184,4 +184,13 @@ nf "a non-canonical shard number" "/v1/pki/crls/$ISS/01.crl" "not a CRL path"
 e2e_eq "a path under the base URL that is not a CRL is not taken for one" 404 "$(code "/shard-crls/$ISS/notes.txt")"
 e2e_check "... (no handler)" grep -q 'no handler' "$W/body"
 
+# ---- Vault's config/crl and crl/rotate-delta ----
+
+st=$(curl -s -o "$W/cfg.json" -w '%{http_code}' -H "X-Vault-Token: $E2E_TOKEN" "$U/v1/pki/config/crl")
+e2e_eq "config/crl shows enable_delta and delta_rebuild_interval (default 0: a delta per revocation)" \
+  "200 True 0h" "$st $(jq_ "$W/cfg.json" data.enable_delta) $(jq_ "$W/cfg.json" data.delta_rebuild_interval)"
+st=$(curl -s -o "$W/rd.json" -w '%{http_code}' -H "X-Vault-Token: $E2E_TOKEN" "$U/v1/pki/crl/rotate-delta")
+e2e_eq "GET crl/rotate-delta: 200, nothing pending, no CRL" "200 True 0" \
+  "$st $(jq_ "$W/rd.json" data.success) $(jq_ "$W/rd.json" data.crls_published)"
+
 e2e_finish
