@@ -565,7 +565,8 @@ int lca_decide_crl_due(const struct lca_state *st, int64_t now, char issuer_id[L
     int64_t grace = lca_decide_cfg_int(st, "CrlRebuildGrace");
     int64_t half = lca_decide_cfg_int(st, "CrlExpiry") / 2, when = 0;
     int64_t interval = lca_decide_cfg_int(st, "CrlDeltaRebuildInterval");
-    int deltas = lca_decide_cfg_int(st, "CrlEnableDelta") && lca_decide_cfg_int(st, "CrlAutoRebuild");
+    int deltas =
+        lca_decide_cfg_int(st, "CrlEnableDelta") && lca_decide_cfg_int(st, "CrlAutoRebuild");
     uint64_t seq = 0;
     size_t i;
 

@@ -676,7 +676,8 @@ static void test_due(void)
     int dl = -1;
 
     ca_init(&ca, "{\"CrlExpiry\":\"10h\"}");
-    CU_ASSERT_EQUAL(lca_decide_crl_due(ca.st, now + 68 * 3600, id1, c1, &dl), 1); /* bootstrap: 72 h */
+    /* bootstrap: 72 h */
+    CU_ASSERT_EQUAL(lca_decide_crl_due(ca.st, now + 68 * 3600, id1, c1, &dl), 1);
     lca_decision_free(run(&ca, LCA_CMD_CRL_ROTATE, "{}"));
     /* the CRLs are now valid 10 h; the grace is min(12 h, 5 h) */
     CU_ASSERT_EQUAL(lca_decide_crl_due(ca.st, now, id1, c1, &dl), 0);
