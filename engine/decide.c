@@ -143,7 +143,9 @@ static const struct {
     {"DefaultTTL", 768 * 3600},       {"MaxTTL", 768 * 3600},
     {"CrlExpiry", 72 * 3600},         {"CrlAutoRebuild", 1},
     {"CrlEnableDelta", 0},            {"CrlMaxEntries", 100000}, /* Vault's max_crl_entries */
-    {"CrlRebuildGrace", 12 * 3600},   {"CrlDeltaRebuildInterval", 15 * 60},
+    /* delta_rebuild_interval: 0 = a delta at each revocation (issue 4: a revocation visible in
+     * a published CRL within 1 s); Vault's default is 15m, which an operator may set */
+    {"CrlRebuildGrace", 12 * 3600},   {"CrlDeltaRebuildInterval", 0},
 };
 
 int64_t lca_decide_cfg_int(const struct lca_state *st, const char *key)

@@ -68,11 +68,16 @@ void lca_decision_free(struct lca_decision *d);
  * without a CRL, or whose complete CRL's nextUpdate is less than CrlRebuildGrace away (Vault's
  * auto_rebuild_grace_period, default 12h, at most half of CrlExpiry) — with a command id that
  * is the same for every signer deciding it for this issuer and period (UUIDv8 from SHA-256 of
- * the issuer id and that nextUpdate), so the event store's dedupe makes it happen once. Send
- * {"type":"crl.rotate","payload":{"issuer_ref":issuer_id}} under that id. 0 when none is due.
+ * the issuer id and that nextUpdate), so the event store's dedupe makes it happen once; *delta
+ * = 0: send {"type":"crl.rotate","payload":{"issuer_ref":issuer_id}} under that id.
+ * Otherwise, with CrlAutoRebuild and CrlEnableDelta, 1 with *delta = 1 when a scope holds
+ * revocations no CRL lists yet (deferred by CrlDeltaRebuildInterval, Vault's
+ * delta_rebuild_interval) and that interval has passed since the scope's last CRL: send
+ * {"issuer_ref": issuer_id, "delta": true} under the command id (UUIDv8 of the issuer and the
+ * latest pending revocation's sequence number). 0 when nothing is due.
  */
 int lca_decide_crl_due(const struct lca_state *st, int64_t now, char issuer_id[LCA_ID_LEN + 1],
-                       char command_id[37]);
+                       char command_id[37], int *delta);
 
 /* Decides one command. *out is set on LCA_OK (accepted or rejected). */
 int lca_decide(const struct lca_state *st, const struct lca_command *cmd, struct lca_env *env,

@@ -10,6 +10,12 @@
  *     complete CRL otherwise; only the revoked certificate's scope is rebuilt;
  *   - crl.rotate (and the signer's schedule) publishes a complete CRL per scope, followed by an
  *     empty delta against it when deltas are on (so `<scope>.delta.crl` names the new base);
+ *   - delta_rebuild_interval (CrlDeltaRebuildInterval, default 0): a scope's delta is rebuilt
+ *     at most once per interval. A revocation sooner than that after the scope's last CRL
+ *     publishes nothing and stays pending (struct lca_crl_scope revoked_seq > last_seq); the
+ *     schedule (lca_decide_crl_due) then asks for crl.rotate {"delta": true}, which publishes a
+ *     delta for every pending scope. Both compare event times of the log (the revocation's
+ *     revoked_at, the scope's last thisUpdate) or the `now` the schedule is given;
  *   - the guard: when the scope holds more unexpired revocations than CrlMaxEntries (Vault's
  *     max_crl_entries, default 100,000, -1 unlimited), no CRL is built; a CrlBuildFailed event
  *     {issuer_id, shard, code "crl_too_large", entries, max_entries} records it and the reply
@@ -237,6 +243,17 @@ int lca_decide_leaf_crl_emit(const struct lca_state *st, const struct lca_issuer
     return emit_scope(st, iss, &a, extra, env, d, err);
 }
 
+/* Vault's delta_rebuild_interval (CrlDeltaRebuildInterval): a scope's delta CRL is rebuilt at
+ * most once per interval. 1 when a delta at `at` (the revocation's time, from its event) would
+ * come sooner than the interval after the scope's last CRL (its thisUpdate, from the log); the
+ * revocation then stays pending until the schedule's delta. 0 (the default) never defers. */
+static int delta_deferred(const struct lca_state *st, const struct lca_crl_scope *sc, int64_t at)
+{
+    int64_t interval = lca_decide_cfg_int(st, "CrlDeltaRebuildInterval");
+
+    return interval > 0 && sc != NULL && sc->number > 0 && at - sc->this_update < interval;
+}
+
 int lca_decide_crl_on_revoke(const struct lca_state *st, const struct lca_certrec *rec,
                              struct lca_env *env, struct lca_decision *d, struct lca_err *err)
 {
@@ -250,6 +267,9 @@ int lca_decide_crl_on_revoke(const struct lca_state *st, const struct lca_certre
     shard = iss->crl_shards > 1 ? (int)lca_crl_shard(rec->serial, rec->serial_len, iss->crl_shards)
                                 : -1;
     a = args_for(st, iss, shard, (int)lca_decide_cfg_int(st, "CrlEnableDelta"));
+    if (a.delta && delta_deferred(st, lca_state_crl_scope(iss, shard), rec->revoked_at)) {
+        return LCA_OK; /* pending: the schedule publishes the delta (lca_decide_crl_due) */
+    }
     return emit_scope(st, iss, &a, rec, env, d, err);
 }
 
@@ -298,15 +318,53 @@ int lca_decide_crl_rotate_issuer(const struct lca_state *st, const struct lca_is
     return LCA_OK;
 }
 
+/* 1 when the scope holds a revocation no CRL lists yet and has a base for a delta. */
+static int scope_pending(const struct lca_crl_scope *sc)
+{
+    return sc != NULL && sc->base_number > 0 && sc->revoked_seq > sc->last_seq;
+}
+
+/* crl.rotate {"delta": true} (Vault's crl/rotate-delta; the schedule's delta rebuild): a delta
+ * CRL for every scope of iss with pending revocations, nothing for the others. */
+static int rotate_deltas(const struct lca_state *st, const struct lca_issuer *iss,
+                         struct lca_env *env, struct lca_decision *d, size_t *n,
+                         struct lca_err *err)
+{
+    int k, last = iss->crl_shards > 1 ? (int)iss->crl_shards - 1 : -1;
+    struct scope_args a;
+    size_t before;
+
+    for (k = iss->crl_shards > 1 ? 0 : -1; k <= last; k++) {
+        if (!scope_pending(lca_state_crl_scope(iss, k))) {
+            continue;
+        }
+        a = args_for(st, iss, k, 1);
+        before = d->n_events;
+        if (emit_scope(st, iss, &a, NULL, env, d, err) != LCA_OK) {
+            return LCA_FAIL;
+        }
+        *n += d->events[before]->type == LCA_EVT_CRL_PUBLISHED;
+    }
+    return LCA_OK;
+}
+
 int lca_decide_leaf_crl_rotate(const struct lca_state *st, const struct lca_command *cmd,
                                struct lca_env *env, struct lca_decision *d, struct lca_err *err)
 {
     const char *ref = lca_val_map_get_str(cmd->payload, "issuer_ref");
     const struct lca_issuer *only = ref != NULL ? lca_state_issuer_ref(st, ref) : NULL;
+    const struct lca_val *dv = lca_val_map_get(cmd->payload, "delta");
+    int delta = lca_val_kind(dv) == LCA_VAL_BOOL ? lca_val_bool(dv)
+                : lca_val_kind(dv) == LCA_VAL_STR ? strcmp(lca_val_str(dv), "true") == 0
+                                                  : 0;
     size_t i, n = 0;
 
     if (ref != NULL && only == NULL) {
         return lca_decide_reject(d, cmd, "not_found", "no issuer '%.80s'", ref);
+    }
+    if (delta && !lca_decide_cfg_int(st, "CrlEnableDelta")) {
+        return lca_decide_reject(d, cmd, "delta_disabled",
+                                 "delta CRLs are disabled (config/crl enable_delta)");
     }
     for (i = 0; i < lca_state_issuer_count(st); i++) {
         const struct lca_issuer *iss = lca_state_issuer_at(st, i);
@@ -314,7 +372,8 @@ int lca_decide_leaf_crl_rotate(const struct lca_state *st, const struct lca_comm
             (only != NULL && only != iss)) {
             continue;
         }
-        if (lca_decide_crl_rotate_issuer(st, iss, env, d, &n, err) != LCA_OK) {
+        if ((delta ? rotate_deltas(st, iss, env, d, &n, err)
+                   : lca_decide_crl_rotate_issuer(st, iss, env, d, &n, err)) != LCA_OK) {
             return LCA_FAIL;
         }
     }
@@ -441,11 +500,24 @@ static int scope_due(const struct lca_crl_scope *sc, int64_t now, int64_t grace,
     return 0;
 }
 
-static void uuid_from(const char *issuer_id, int64_t period, char out[37])
+/* A scope whose pending revocations are due in a delta at `now` (CrlAutoRebuild and
+ * CrlEnableDelta on): the interval since its last CRL has passed. *seq: the latest pending
+ * revocation, which names the delta rebuild (the same for every signer at that log position). */
+static int delta_due(const struct lca_crl_scope *sc, int64_t now, int64_t interval,
+                     uint64_t *seq)
+{
+    if (!scope_pending(sc) || now - sc->this_update < interval) {
+        return 0;
+    }
+    *seq = sc->revoked_seq > *seq ? sc->revoked_seq : *seq;
+    return 1;
+}
+
+static void uuid_from(const char *kind, const char *issuer_id, int64_t period, char out[37])
 {
     uint8_t h[SHA256_DIGEST_LENGTH];
     char in[128];
-    int n = snprintf(in, sizeof(in), "ledgerca/crl.rotate/%s/%lld", issuer_id, (long long)period);
+    int n = snprintf(in, sizeof(in), "ledgerca/%s/%s/%lld", kind, issuer_id, (long long)period);
 
     SHA256((const unsigned char *)in, n > 0 ? (size_t)n : 0, h);
     h[6] = (uint8_t)((h[6] & 0x0f) | 0x80); /* version 8: custom (RFC 9562 §5.8) */
@@ -456,32 +528,65 @@ static void uuid_from(const char *issuer_id, int64_t period, char out[37])
              h[15]);
 }
 
+/* The complete CRL of one of iss's scopes is due (see lca_decide_crl_due): *when its period. */
+static int complete_due(const struct lca_issuer *iss, int64_t now, int64_t grace, int64_t *when)
+{
+    uint32_t k;
+
+    if (iss->crl_shards > 1) {
+        for (k = 0; k < iss->crl_shards; k++) {
+            if (scope_due(&iss->shards[k], now, grace, when)) {
+                return 1;
+            }
+        }
+        return 0;
+    }
+    return scope_due(&iss->crl, now, grace, when);
+}
+
+/* A delta of one of iss's scopes is due; *seq the latest pending revocation among them. */
+static int deltas_due(const struct lca_issuer *iss, int64_t now, int64_t interval, uint64_t *seq)
+{
+    uint32_t k;
+    int due = 0;
+
+    if (iss->crl_shards > 1) {
+        for (k = 0; k < iss->crl_shards; k++) {
+            due |= delta_due(&iss->shards[k], now, interval, seq);
+        }
+        return due;
+    }
+    return delta_due(&iss->crl, now, interval, seq);
+}
+
 int lca_decide_crl_due(const struct lca_state *st, int64_t now, char issuer_id[LCA_ID_LEN + 1],
-                       char command_id[37])
+                       char command_id[37], int *delta)
 {
     int64_t grace = lca_decide_cfg_int(st, "CrlRebuildGrace");
     int64_t half = lca_decide_cfg_int(st, "CrlExpiry") / 2, when = 0;
+    int64_t interval = lca_decide_cfg_int(st, "CrlDeltaRebuildInterval");
+    int deltas =
+        lca_decide_cfg_int(st, "CrlEnableDelta") && lca_decide_cfg_int(st, "CrlAutoRebuild");
+    uint64_t seq = 0;
     size_t i;
-    uint32_t k;
 
     grace = grace < half ? grace : half;
     for (i = 0; i < lca_state_issuer_count(st); i++) {
         const struct lca_issuer *iss = lca_state_issuer_at(st, i);
-        int due = 0;
         if (iss->retired || !(iss->usage & LCA_USAGE_CRL_SIGNING) ||
             now >= iss->not_after) {
             continue;
         }
-        if (iss->crl_shards > 1) {
-            for (k = 0; k < iss->crl_shards && !due; k++) {
-                due = scope_due(&iss->shards[k], now, grace, &when);
-            }
-        } else {
-            due = scope_due(&iss->crl, now, grace, &when);
-        }
-        if (due) {
+        if (complete_due(iss, now, grace, &when)) {
             snprintf(issuer_id, LCA_ID_LEN + 1, "%s", iss->id);
-            uuid_from(iss->id, when, command_id);
+            uuid_from("crl.rotate", iss->id, when, command_id);
+            *delta = 0;
+            return 1;
+        }
+        if (deltas && deltas_due(iss, now, interval, &seq)) {
+            snprintf(issuer_id, LCA_ID_LEN + 1, "%s", iss->id);
+            uuid_from("crl.delta", iss->id, (int64_t)seq, command_id);
+            *delta = 1;
             return 1;
         }
     }

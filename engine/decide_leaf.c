@@ -2,7 +2,8 @@
  * decide_leaf — leaf certificates (issue, sign, sign-verbatim), revocation and CRLs, roles,
  * tidy. Roles follow Vault's PKI options (engine/role.h); a request naming `service` instead
  * of a role gets a Consul service leaf: a SPIFFE URI SAN under the trust domain
- * (spiffe://<trust-domain>/ns/<namespace>/dc/<cluster>/svc/<service>) and LeafCertTTL.
+ * (spiffe://<trust-domain>/ns/<namespace>/dc/<cluster>/svc/<service>, <cluster> the deciding
+ * cluster: env->cluster_id) and LeafCertTTL.
  */
 #include "decide_int.h"
 
@@ -172,10 +173,22 @@ out:
     return rc;
 }
 
+/* The datacenter of a service leaf's SPIFFE URI: the cluster deciding it (env->cluster_id), so
+ * a Vault-model secondary, whose replicated configuration carries the primary's ClusterID,
+ * names itself as Consul's datacenters do; the configuration's ClusterID when the env names
+ * none (offline tools, old callers). The trust domain stays the shared one. */
+static const char *spiffe_dc(const struct lca_state *st, const struct lca_env *env)
+{
+    if (env->cluster_id != NULL && env->cluster_id[0] != '\0') {
+        return env->cluster_id;
+    }
+    return lca_state_cluster_id(st);
+}
+
 /* Resolves role (or Consul service), issuer, names and TTL shared by issue and sign. */
 static int leaf_prepare(const struct lca_state *st, const struct lca_command *cmd,
-                        struct leaf *lf, struct lca_decision *d, int *rejected,
-                        struct lca_err *err)
+                        const struct lca_env *env, struct leaf *lf, struct lca_decision *d,
+                        int *rejected, struct lca_err *err)
 {
     const struct lca_val *p = cmd->payload;
     const char *service = lca_val_map_get_str(p, "service");
@@ -209,7 +222,7 @@ static int leaf_prepare(const struct lca_state *st, const struct lca_command *cm
         const char *ns = lca_val_map_get_str(p, "namespace");
         snprintf(lf->names.spiffe, sizeof(lf->names.spiffe), "spiffe://%s/ns/%.64s/dc/%.64s/svc/%.128s",
                  lca_state_trust_domain(st), ns != NULL ? ns : "default",
-                 lca_state_cluster_id(st), service);
+                 spiffe_dc(st, env), service);
         lf->names.uris[0] = lf->names.spiffe;
         lf->names.n_uris = 1;
         lf->names.n_dns = lf->names.n_ips = 0;
@@ -329,7 +342,7 @@ int lca_decide_leaf_issue(const struct lca_state *st, const struct lca_command *
                                  "issue needs recipient_public_key (X25519, 32 bytes as hex or "
                                  "base64): a generated private key is only returned sealed");
     }
-    rc = leaf_prepare(st, cmd, &lf, d, &rejected, err);
+    rc = leaf_prepare(st, cmd, env, &lf, d, &rejected, err);
     if (rc != LCA_OK || rejected) {
         goto out;
     }
@@ -401,7 +414,7 @@ static int sign_common(const struct lca_state *st, const struct lca_command *cmd
             rc = lca_decide_reject_err(d, cmd, err);
             goto out;
         }
-    } else if ((rc = leaf_prepare(st, cmd, &lf, d, &rejected, err)) != LCA_OK || rejected) {
+    } else if ((rc = leaf_prepare(st, cmd, env, &lf, d, &rejected, err)) != LCA_OK || rejected) {
         goto out;
     }
     names_add_csr(cmd->payload, csr, &lf.names);

@@ -7,7 +7,11 @@
  *   keygen   a fresh private key of the given spec (CA keys and server-generated leaf keys);
  *   key_put  hand a CA private key to the key store under its key id; the store wraps it
  *            (AES-256-GCM under the operator's KEK) — the core never sees wrapped bytes;
- *   key_get  fetch a CA private key by key id (borrowed: valid until the env is destroyed).
+ *   key_get  fetch a CA private key by key id (borrowed: valid until the env is destroyed);
+ *   cluster_id  not a callback: the id of the cluster whose log the decision is appended to
+ *            (the signer's --cluster). A Consul service leaf names it as its SPIFFE datacenter
+ *            (dc/<cluster_id>); NULL or "" falls back to the configuration's ClusterID. It is
+ *            an input like the others, so decide stays a function of (state, command, env).
  * Workers pass an env backed by OpenSSL's RNG and the PostgreSQL key table; tests pass a
  * deterministic fake (tests/support/fakeenv.h), so decide() run twice gives identical bytes
  * for deterministic signature schemes (Ed25519, RSA PKCS#1 v1.5).
@@ -48,6 +52,8 @@ struct lca_env {
     int (*key_put)(void *ctx, const char *key_id, EVP_PKEY *key, struct lca_err *err);
     /* *out is borrowed from the store. */
     int (*key_get)(void *ctx, const char *key_id, EVP_PKEY **out, struct lca_err *err);
+    /* Borrowed; must outlive the env's use. NULL: the configuration's ClusterID. */
+    const char *cluster_id;
 };
 
 #endif

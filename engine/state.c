@@ -14,6 +14,7 @@
 #include "catalog.h"
 #include "cert.h"
 #include "chain.h"
+#include "crl.h"
 
 #define LCA_STATE_MAX_SHARDS 256 /* LCA_CRL_MAX_SHARDS (engine/crl.h) */
 
@@ -602,6 +603,22 @@ static int ev_cert_issued(struct lca_state *st, int64_t pos, const struct lca_va
     return LCA_OK;
 }
 
+/* Marks rec's CRL scope as holding a revocation no CRL lists yet (struct lca_crl_scope). */
+static void scope_revoked(struct lca_state *st, const struct lca_certrec *rec)
+{
+    struct lca_issuer *iss = issuer_by_id(st, rec->issuer_id);
+
+    if (iss == NULL) {
+        return; /* a certificate of an issuer this log does not hold: no CRL of ours lists it */
+    }
+    if (iss->crl_shards > 1 && iss->shards != NULL) {
+        iss->shards[lca_crl_shard(rec->serial, rec->serial_len, iss->crl_shards)].revoked_seq =
+            rec->revoke_seq;
+    } else {
+        iss->crl.revoked_seq = rec->revoke_seq;
+    }
+}
+
 static int ev_cert_revoked(struct lca_state *st, int64_t pos, const struct lca_val *p,
                            struct lca_err *err)
 {
@@ -618,6 +635,7 @@ static int ev_cert_revoked(struct lca_state *st, int64_t pos, const struct lca_v
     rec->revoked_at = lca_val_map_get_int(p, "revoked_at", 0);
     rec->reason = (int)lca_val_map_get_int(p, "reason", 0);
     rec->revoke_seq = ++st->revocations;
+    scope_revoked(st, rec);
     return LCA_OK;
 }
 
@@ -693,6 +711,7 @@ static int ev_crl_published(struct lca_state *st, int64_t pos, const struct lca_
     sc = shard < 0 ? &iss->crl : &iss->shards[shard];
     sc->number = (uint64_t)lca_val_map_get_int(p, "crl_number", 0);
     sc->this_update = lca_val_map_get_int(p, "this_update", 0);
+    sc->last_seq = st->revocations;
     if (lca_val_map_get_int(p, "delta_base", -1) < 0) { /* a complete CRL: the new base */
         sc->base_number = sc->number;
         sc->base_seq = st->revocations;
@@ -708,10 +727,20 @@ static int ev_crl_published(struct lca_state *st, int64_t pos, const struct lca_
 static int ev_crl_build_failed(struct lca_state *st, int64_t pos, const struct lca_val *p,
                                struct lca_err *err)
 {
+    struct lca_issuer *iss = issuer_by_id(st, lca_val_map_get_str(p, "issuer_id"));
+    int64_t shard = lca_val_map_get_int(p, "shard", -1);
+
     (void)pos;
-    return issuer_by_id(st, lca_val_map_get_str(p, "issuer_id")) == NULL
-               ? bad(err, "CrlBuildFailed names an unknown issuer")
-               : LCA_OK;
+    if (iss == NULL) {
+        return bad(err, "CrlBuildFailed names an unknown issuer");
+    }
+    /* the guard refused this scope's CRL: nothing is owed to the schedule until crl.rotate */
+    if (shard < 0) {
+        iss->crl.last_seq = st->revocations;
+    } else if (shard < (int64_t)iss->crl_shards && iss->shards != NULL) {
+        iss->shards[shard].last_seq = st->revocations;
+    }
+    return LCA_OK;
 }
 
 uint64_t lca_state_revocations(const struct lca_state *st)

@@ -53,6 +53,11 @@ struct lca_crl_scope {
                              lists the scope's revocations with revoke_seq > base_seq (§5.2.4) */
     int64_t this_update;  /* of the last CRL */
     int64_t next_update;  /* of the last complete CRL (the scheduler rotates before it) */
+    uint64_t last_seq;    /* lca_state_revocations() when the scope's last CRL was folded
+                             (or the max-entries guard refused one: CrlBuildFailed) */
+    uint64_t revoked_seq; /* revoke_seq of the scope's latest revocation (0: none). While
+                             revoked_seq > last_seq a revocation is pending: no CRL of the
+                             scope lists it yet (delta_rebuild_interval, the guard) */
 };
 
 struct lca_issuer {

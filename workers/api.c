@@ -8,6 +8,9 @@
  *   GET  /v1/pki/ca, ca/pem, ca_chain, crl, crl/pem, cert/:serial     Unauthed
  *   LIST /v1/pki/issuers; GET issuer/:ref/(json|der|pem), issuer/:ref/crl(/der|/pem)  Unauthed
  *   GET  /v1/pki/unified-crl(/pem), issuer/:ref/unified-crl(/der|/pem)  Unauthed (aggregator)
+ *   GET  /v1/pki/crl/delta(/pem), issuer/:ref/crl/delta(/der|/pem)  Unauthed (delta CRL)
+ *   GET  <CRL base URL path>/<issuer_id>[/<k>][.delta].crl|.pem, also under /v1/pki/crls:
+ *        every complete, delta and shard CRL at the URL certificates carry (api_crl.h)  Unauthed
  *   LIST /v1/pki/certs, roles; GET roles/:name   Requester
  *   GET  /v1/pki/issuer/:ref, config/crl, tidy-status   Agent
  *   GET  /v1/pki/config/urls                     Operator
@@ -25,6 +28,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "api_crl.h"
 #include "api_facade.h"
 #include "api_metrics.h"
 #include "api_view.h"
@@ -541,6 +545,18 @@ static void crl_out(const struct lca_api_issuer *is, const char *form, struct lc
     der_crl_out(is->crl, is->crl_len, form, r);
 }
 
+/* Vault's crl/delta paths: the issuer's latest delta CRL (scope "delta", enable_delta). */
+static void delta_out(const struct lca_api_issuer *is, const char *form, struct lca_http_resp *r)
+{
+    const struct lca_api_crl *c = lca_api_view_crl(is, "delta");
+
+    if (is == NULL || c == NULL) {
+        lca_http_error(r, 404, is == NULL ? "no default issuer" : "no delta CRL published yet");
+        return;
+    }
+    der_crl_out(c->der, c->len, form, r);
+}
+
 /* Vault's unified-crl paths: the aggregator's CRL of the issuer across every cluster. */
 static void unified_out(const struct lca_api_issuer *is, const char *form,
                         struct lca_http_resp *r)
@@ -629,6 +645,9 @@ static void pki_issuer(struct api *a, const struct lca_http_req *req, struct who
     } else if (strcmp(rest, "/crl") == 0 || strcmp(rest, "/crl/der") == 0 ||
                strcmp(rest, "/crl/pem") == 0) {
         crl_out(is, rest[4] == '\0' ? "json" : rest + 5, r);
+    } else if (strcmp(rest, "/crl/delta") == 0 || strcmp(rest, "/crl/delta/der") == 0 ||
+               strcmp(rest, "/crl/delta/pem") == 0) {
+        delta_out(is, rest[10] == '\0' ? "json" : rest + 11, r);
     } else if (strcmp(rest, "/unified-crl") == 0 || strcmp(rest, "/unified-crl/der") == 0 ||
                strcmp(rest, "/unified-crl/pem") == 0) {
         unified_out(is, rest[12] == '\0' ? "json" : rest + 13, r);
@@ -663,10 +682,14 @@ static void config_crl(const struct lca_api_snap *s, struct lca_http_resp *r)
 {
     json_t *flat = json_loads(s->config_doc != NULL ? s->config_doc : "{}", 0, NULL);
     json_t *exp = json_object_get(flat, "CrlExpiry");
-    json_t *d = json_pack("{s:o, s:b, s:b}", "expiry",
+    json_t *dri = json_object_get(flat, "CrlDeltaRebuildInterval");
+    json_t *d = json_pack("{s:o, s:b, s:b, s:b, s:o}", "expiry",
                           exp != NULL ? go_duration(json_integer_value(exp)) : json_string("72h"),
                           "disable", 0, "auto_rebuild",
-                          json_is_true(json_object_get(flat, "CrlAutoRebuild")));
+                          json_is_true(json_object_get(flat, "CrlAutoRebuild")), "enable_delta",
+                          json_is_true(json_object_get(flat, "CrlEnableDelta")),
+                          "delta_rebuild_interval",
+                          go_duration(dri != NULL ? json_integer_value(dri) : 0));
     char *text = json_dumps(d, JSON_COMPACT | JSON_PRESERVE_ORDER);
 
     text != NULL ? vault_data(r, text) : lca_http_error(r, 500, "internal error");
@@ -710,6 +733,8 @@ static int pki_public(const struct lca_api_snap *s, const char *p, struct lca_ht
                     : lca_http_error(r, 404, "no default issuer");
     } else if (strcmp(p, "crl") == 0 || strcmp(p, "crl/pem") == 0 || strcmp(p, "crl/der") == 0) {
         crl_out(def, strcmp(p, "crl/pem") == 0 ? "pem" : "der", r);
+    } else if (strcmp(p, "crl/delta") == 0 || strcmp(p, "crl/delta/pem") == 0) {
+        delta_out(def, strcmp(p, "crl/delta/pem") == 0 ? "pem" : "der", r);
     } else if (strcmp(p, "unified-crl") == 0 || strcmp(p, "unified-crl/pem") == 0 ||
                strcmp(p, "unified-crl/der") == 0) {
         unified_out(def, strcmp(p, "unified-crl/pem") == 0 ? "pem" : "der", r);
@@ -873,6 +898,16 @@ static int try_write(struct api *a, const struct lca_http_req *req, struct who *
     return 1;
 }
 
+/* A CRL at the URL a certificate names (workers/api_crl.h); 1 when answered. */
+static int crl_file(struct api *a, const char *path, struct lca_http_resp *r)
+{
+    const struct lca_api_snap *s = lca_api_view_get(a->view);
+    int done = lca_api_crl_route(s, path, r);
+
+    lca_api_view_put(a->view, s);
+    return done;
+}
+
 static void route(struct api *a, const struct lca_http_req *req, struct lca_http_resp *r)
 {
     const char *p = req->path;
@@ -893,6 +928,7 @@ static void route(struct api *a, const struct lca_http_req *req, struct lca_http
             text_or_500(r, consul_config(s));
             lca_api_view_put(a->view, s);
         }
+    } else if (get && crl_file(a, p, r)) {
     } else if ((get || list) && strncmp(p, "/v1/pki/", 8) == 0 &&
                pki_read(a, req, &w, p + 8, list, r)) {
     } else if (!list && try_write(a, req, &w, r)) {

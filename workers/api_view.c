@@ -35,7 +35,7 @@ struct lca_api_view {
 
 static void snap_free(struct lca_api_snap *s)
 {
-    size_t i;
+    size_t i, k;
 
     if (s == NULL) {
         return;
@@ -46,7 +46,15 @@ static void snap_free(struct lca_api_snap *s)
         free(s->iss[i].chain_pem);
         free(s->iss[i].crl);
         free(s->iss[i].ucrl);
+        for (k = 0; k < s->iss[i].n_crls; k++) {
+            free(s->iss[i].crls[k].der);
+        }
+        free(s->iss[i].crls);
     }
+    for (i = 0; i < s->n_crl_paths; i++) {
+        free(s->crl_paths[i]);
+    }
+    free(s->crl_paths);
     for (i = 0; i < s->n_roles; i++) {
         free(s->role_names[i]);
         free(s->role_docs[i]);
@@ -187,6 +195,18 @@ const struct lca_api_issuer *lca_api_view_issuer(const struct lca_api_snap *s, c
     return NULL;
 }
 
+const struct lca_api_crl *lca_api_view_crl(const struct lca_api_issuer *is, const char *scope)
+{
+    size_t i;
+
+    for (i = 0; is != NULL && i < is->n_crls; i++) {
+        if (strcmp(is->crls[i].scope, scope) == 0) {
+            return &is->crls[i];
+        }
+    }
+    return NULL;
+}
+
 /* ---- loading: the state fold ---- */
 
 static int fold_one(void *ctx, const struct lca_pgevent *pe, struct lca_err *err)
@@ -225,6 +245,69 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* The path of an http(s) URL ("" for none or "/"), without trailing slashes, malloc'd. */
+static char *url_path(const char *url)
+{
+    const char *p = strstr(url, "://");
+    size_t n;
+
+    p = p != NULL ? strchr(p + 3, '/') : NULL;
+    p = p != NULL ? p : "";
+    n = strcspn(p, "?#");
+    while (n > 0 && p[n - 1] == '/') {
+        n--;
+    }
+    return strndup(p, n);
+}
+
+/* Adds the path of url to s->crl_paths unless it is there already. */
+static int add_crl_path(struct lca_api_snap *s, const char *url)
+{
+    char *p, **grown;
+    size_t i;
+
+    if (url == NULL || url[0] == '\0') {
+        return LCA_OK;
+    }
+    if ((p = url_path(url)) == NULL) {
+        return LCA_FAIL;
+    }
+    for (i = 0; i < s->n_crl_paths; i++) {
+        if (strcmp(s->crl_paths[i], p) == 0) {
+            free(p);
+            return LCA_OK;
+        }
+    }
+    if ((grown = realloc(s->crl_paths, (s->n_crl_paths + 1) * sizeof(*grown))) == NULL) {
+        free(p);
+        return LCA_FAIL;
+    }
+    s->crl_paths = grown;
+    s->crl_paths[s->n_crl_paths++] = p;
+    return LCA_OK;
+}
+
+/* Each snapshot issuer's shard count and the CRL base URLs' paths, from the folded state. */
+static int fill_crl_bases(const struct lca_api_view *v, struct lca_api_snap *s)
+{
+    size_t i;
+
+    if (add_crl_path(s, lca_val_map_get_str(lca_state_config(v->st), "CrlBaseURL")) != LCA_OK) {
+        return LCA_FAIL;
+    }
+    for (i = 0; i < s->n_iss; i++) {
+        const struct lca_issuer *iss = lca_state_issuer_ref(v->st, s->iss[i].id);
+
+        if (iss != NULL) {
+            s->iss[i].crl_shards = iss->crl_shards > 1 ? iss->crl_shards : 0;
+            if (add_crl_path(s, iss->crl_base_url) != LCA_OK) {
+                return LCA_FAIL;
+            }
+        }
+    }
+    return LCA_OK;
+}
+
 /* Roles, configuration and default issuer of the folded state into s. */
 static int fill_from_state(const struct lca_api_view *v, struct lca_api_snap *s)
 {
@@ -252,6 +335,9 @@ static int fill_from_state(const struct lca_api_view *v, struct lca_api_snap *s)
         if (s->role_docs[i] == NULL) {
             return LCA_FAIL;
         }
+    }
+    if (fill_crl_bases(v, s) != LCA_OK) {
+        return LCA_FAIL;
     }
     s->config_doc = val_json(lca_state_config(v->st));
     s->config_index = v->config_index;
@@ -336,6 +422,45 @@ static int load_issuers(PGconn *c, struct lca_api_snap *s, struct lca_err *err)
     }
     PQclear(r);
     return s->iss != NULL ? LCA_OK : lca_err_set(err, LCA_ERR_FATAL, "no_memory", "oom");
+}
+
+/* Every rm_crls row, attached to its issuer (rows ordered by issuer, then scope). */
+static int load_crls(PGconn *c, struct lca_api_snap *s, struct lca_err *err)
+{
+    PGresult *r = query(c, "SELECT issuer_id, scope, encode(der, 'hex') FROM rm_crls "
+                           "ORDER BY issuer_id, scope", 0, err);
+    int i, n, rc = LCA_OK;
+    size_t k;
+
+    if (r == NULL) {
+        return LCA_FAIL;
+    }
+    n = PQntuples(r);
+    for (i = 0; rc == LCA_OK && i < n; i++) {
+        struct lca_api_issuer *is = NULL;
+        struct lca_api_crl *grown, *one;
+
+        for (k = 0; k < s->n_iss && is == NULL; k++) {
+            is = strcmp(s->iss[k].id, PQgetvalue(r, i, 0)) == 0 ? &s->iss[k] : NULL;
+        }
+        if (is == NULL) {
+            continue; /* a CRL of an issuer rm_issuers does not hold (yet) */
+        }
+        if ((grown = realloc(is->crls, (is->n_crls + 1) * sizeof(*grown))) == NULL) {
+            rc = lca_err_set(err, LCA_ERR_FATAL, "no_memory", "oom");
+            break;
+        }
+        is->crls = grown;
+        one = &is->crls[is->n_crls];
+        snprintf(one->scope, sizeof(one->scope), "%s", PQgetvalue(r, i, 1));
+        if ((one->der = hex_decode(PQgetvalue(r, i, 2), &one->len)) == NULL) {
+            rc = lca_err_set(err, LCA_ERR_FATAL, "no_memory", "oom");
+            break;
+        }
+        is->n_crls++;
+    }
+    PQclear(r);
+    return rc;
 }
 
 /* The aggregator's table exists (sql/010_federation.sql applied). -1 on failure. */
@@ -464,7 +589,7 @@ static int load_snapshot(struct lca_api_view *v, struct lca_api_snap **out, stru
     }
     if (exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err) == LCA_OK) {
         rc = load_roots(c, s, err) == LCA_OK && load_issuers(c, s, err) == LCA_OK &&
-                     load_unified(c, s, err) == LCA_OK
+                     load_crls(c, s, err) == LCA_OK && load_unified(c, s, err) == LCA_OK
                  ? LCA_OK
                  : LCA_FAIL;
         if (exec(c, rc == LCA_OK ? "COMMIT" : "ROLLBACK", rc == LCA_OK ? err : NULL) != LCA_OK) {

@@ -5,7 +5,8 @@
  * Every ~50 ms the thread reads rm_position and the log head. When the projector's cursor
  * moved it loads, in one REPEATABLE READ transaction (so the rows match one cursor value, as
  * the projector commits rows and cursor together): rm_roots (Consul's document, verbatim),
- * every rm_issuers row and every rm_crls row; and it folds the events up to that cursor into
+ * every rm_issuers row and every rm_crls row (each issuer's CRL of every scope: complete,
+ * delta, each shard's); and it folds the events up to that cursor into
  * its own struct lca_state for what has no table (the roles, the CA configuration, the default
  * issuer, the last tidy). It then publishes a new immutable snapshot and wakes every waiter
  * (Consul blocking queries). Requests therefore never touch PostgreSQL for these reads.
@@ -22,6 +23,13 @@
 
 #include "err.h"
 
+/* One CRL of an issuer's snapshot: an rm_crls row (sql/009_crl_scale.sql). */
+struct lca_api_crl {
+    char scope[24];     /* "" complete, "delta", "k" shard k's complete, "k.delta" its delta */
+    unsigned char *der; /* owned */
+    size_t len;
+};
+
 /* One issuer of the snapshot (rm_issuers + rm_crls). */
 struct lca_api_issuer {
     char id[40];          /* issuer_id (UUID) */
@@ -34,6 +42,9 @@ struct lca_api_issuer {
     unsigned char *ucrl;  /* its unified CRL across clusters (DER, agg_unified_crls of
                              `ledgerca aggregator`), NULL when none */
     size_t ucrl_len;
+    struct lca_api_crl *crls; /* every scope's latest CRL (rm_crls), sorted by scope */
+    size_t n_crls;
+    unsigned crl_shards;      /* 0: unsharded; else its shard count (issuer.update crl_shards) */
 };
 
 struct lca_api_snap {
@@ -50,6 +61,10 @@ struct lca_api_snap {
     int64_t config_index;   /* position of the last ConfigUpdated ("CA" stream) */
     int64_t tidy_at_us;     /* recorded_at of the last Tidied event, 0 when none */
     int64_t unified_version; /* sum of the unified CRL numbers: a new one reloads the snapshot */
+    char **crl_paths;       /* URL paths ("" or "/a/b", no trailing slash) of the CRL base URLs
+                               certificates name: the configuration's CrlBaseURL and every
+                               issuer's crl_base_url, without duplicates (workers/api_crl.h) */
+    size_t n_crl_paths;
     int refs;               /* managed by the view */
 };
 
@@ -83,5 +98,8 @@ int lca_api_view_stale(struct lca_api_view *v);
 
 /* Finds an issuer of s by id, name or "default"; NULL when none. */
 const struct lca_api_issuer *lca_api_view_issuer(const struct lca_api_snap *s, const char *ref);
+
+/* The issuer's latest CRL of `scope` (see struct lca_api_crl); NULL when none was published. */
+const struct lca_api_crl *lca_api_view_crl(const struct lca_api_issuer *is, const char *scope);
 
 #endif

@@ -24,6 +24,7 @@ struct target {
     char name[SEG_MAX];       /* roles/:name */
     int consul;               /* Consul's configuration endpoint */
     int vault_cfg;            /* 1 config/urls, 2 config/crl */
+    int delta;                /* crl/rotate-delta: crl.rotate {"delta": true} */
 };
 
 /* Copies the path segment at s (up to '/' or end) into out; returns the rest ("" or "/..."),
@@ -99,12 +100,14 @@ static int pki_post_route(const char *p, struct target *t)
     t->type = strcmp(p, "revoke") == 0                       ? LCA_CMD_REVOKE
               : strcmp(p, "intermediate/cross-sign") == 0      ? LCA_CMD_CROSS_SIGN
               : strcmp(p, "issuers/generate/root/existing") == 0 ? LCA_CMD_REISSUE
-              : strcmp(p, "crl/rotate") == 0                   ? LCA_CMD_CRL_ROTATE
+              : strcmp(p, "crl/rotate") == 0 || strcmp(p, "crl/rotate-delta") == 0
+                  ? LCA_CMD_CRL_ROTATE
               : strcmp(p, "tidy") == 0                         ? LCA_CMD_TIDY
               : strcmp(p, "config/urls") == 0 || strcmp(p, "config/crl") == 0
                   ? LCA_CMD_CONFIG_UPDATE
                   : LCA_CMD_NONE;
     t->vault_cfg = strcmp(p, "config/urls") == 0 ? 1 : strcmp(p, "config/crl") == 0 ? 2 : 0;
+    t->delta = strcmp(p, "crl/rotate-delta") == 0;
     return t->type != LCA_CMD_NONE;
 }
 
@@ -127,8 +130,10 @@ static int match(const char *method, const char *path, struct target *t)
         t->type = LCA_CMD_ROLE_DELETE;
         return (rest = seg(path + 6, t->name)) != NULL && rest[0] == '\0';
     }
-    if (strcmp(method, "GET") == 0 && strcmp(path, "crl/rotate") == 0) {
-        t->type = LCA_CMD_CRL_ROTATE; /* Vault reads crl/rotate */
+    if (strcmp(method, "GET") == 0 &&
+        (strcmp(path, "crl/rotate") == 0 || strcmp(path, "crl/rotate-delta") == 0)) {
+        t->type = LCA_CMD_CRL_ROTATE; /* Vault reads crl/rotate and crl/rotate-delta */
+        t->delta = path[10] != '\0';
         return 1;
     }
     return post && pki_post_route(path, t);
@@ -217,6 +222,9 @@ static struct lca_val *payload_of(const struct target *t, const struct lca_http_
     }
     if (t->name[0] != '\0' && (t->type == LCA_CMD_ROLE_WRITE || t->type == LCA_CMD_ROLE_DELETE)) {
         lca_val_map_set_str(p, "name", t->name);
+    }
+    if (t->delta) {
+        lca_val_map_set_bool(p, "delta", 1);
     }
     return p;
 }

@@ -1129,6 +1129,7 @@ static void crl_tick(struct signer *s)
     size_t len = 0;
     uint8_t id[16];
     int evolved = 0; /* events applied in memory: the state must be rebuilt from the log */
+    int delta = 0;   /* 1: pending revocations' delta CRLs (delta_rebuild_interval) */
 
     memset(&cmd, 0, sizeof(cmd));
     lca_err_clear(&err);
@@ -1138,13 +1139,16 @@ static void crl_tick(struct signer *s)
     }
     s->batch = batch; /* its own batch: the slots' belong to the pipeline */
     if (catch_up(s, &err) != LCA_OK ||
-        !lca_decide_crl_due(s->st, (int64_t)time(NULL), iid, cmd.command_id)) {
+        !lca_decide_crl_due(s->st, (int64_t)time(NULL), iid, cmd.command_id, &delta)) {
         goto out;
     }
     snprintf(cmd.correlation_id, sizeof(cmd.correlation_id), "%s", cmd.command_id);
     cmd.type = LCA_CMD_CRL_ROTATE;
     cmd.payload = lca_val_new_map();
     lca_val_map_set_str(cmd.payload, "issuer_ref", iid);
+    if (delta) {
+        lca_val_map_set_bool(cmd.payload, "delta", 1);
+    }
     if (uuid_bytes(cmd.command_id, id) != LCA_OK ||
         lca_decide(s->st, &cmd, lca_osslenv_env(s->oe), &d, &err) != LCA_OK ||
         reply_encode(&cmd, d, d->rejected ? "rejected" : "ok", d->rejected ? d->code : NULL,
@@ -1155,8 +1159,8 @@ static void crl_tick(struct signer *s)
         lca_pgstore_commit_batch(s->store, s->batch, &err) != LCA_OK) {
         goto out;
     }
-    lca_log(LCA_LOG_INFO, "scheduled crl.rotate", "issuer_id=%s command_id=%s outcome=%s", iid,
-            cmd.command_id,
+    lca_log(LCA_LOG_INFO, "scheduled crl.rotate", "issuer_id=%s delta=%d command_id=%s outcome=%s",
+            iid, delta, cmd.command_id,
             lca_pgbatch_result(s->batch, 0, NULL, NULL, NULL, NULL) == LCA_PGBATCH_NEW
                 ? "new"
                 : "duplicate");
@@ -1224,6 +1228,7 @@ static int open_all(struct signer *s, struct lca_err *err)
     }
     lca_osslenv_set_persist(s->oe, persist_key, s);
     lca_osslenv_set_loader(s->oe, load_key, s);
+    lca_osslenv_env(s->oe)->cluster_id = s->o->cluster; /* SPIFFE dc/<this cluster> */
     if (rebuild(s, err) != LCA_OK ||
         (!lca_state_bootstrapped(s->st) && !s->o->no_bootstrap && ca_bootstrap(s, err) != LCA_OK) ||
         lca_kafka_ensure_topics(s->o->bootstrap, err) != LCA_OK ||

@@ -184,6 +184,25 @@ e2e_eq "every cluster's roots list (rm_roots) has dc1's active root" "$ROOT_ID $
   "$(for n in 1 2 3; do clu_psql $n -c "SELECT doc->>'ActiveRootID' FROM rm_roots"; done | tr '\n' ' ' | sed 's/ $//')"
 sign_on 2 again.example.com || e2e_bad "dc2 still signs under 'web' after the refused role.delete"
 
+# ---- Consul service leaves name the issuing cluster (SPIFFE dc/<cluster>), trust domain shared ----
+
+read -r _ XPUB < <(e2e_x25519)
+spiffe_on() { # spiffe_on N: the SPIFFE URI of a service leaf `issue`d by cluster N (in SPIFFE)
+  SPIFFE=
+  clu_request "$1" issue "{\"service\":\"api\",\"recipient_public_key\":\"$XPUB\"}" || return 1
+  [ "$(clu_status)" = ok ] || return 1
+  e2e_jget result.certificate <<<"$R" >"$W/svc.dc$1.pem"
+  SPIFFE=$(openssl x509 -in "$W/svc.dc$1.pem" -noout -ext subjectAltName | grep -o 'spiffe://[^, ]*')
+}
+TD=$(clu_psql 1 -c "SELECT doc->>'TrustDomain' FROM rm_roots")
+spiffe_on 1 || e2e_bad "dc1 issues a service leaf: $(head -c 300 <<<"$R")"
+e2e_eq "a service leaf of dc1 names dc1" "spiffe://$TD/ns/default/dc/dc1/svc/api" "$SPIFFE"
+spiffe_on 2 || e2e_bad "dc2 issues a service leaf: $(head -c 300 <<<"$R")"
+e2e_eq "a service leaf of dc2 (Vault-model secondary, dc1's replicated configuration) names dc2, under the shared trust domain" \
+  "spiffe://$TD/ns/default/dc/dc2/svc/api" "$SPIFFE"
+e2e_check "dc2's service leaf verifies against dc1's root" \
+  verify_root "$W/svc.dc2.pem" "$W/chain.dc2.two.example.com.pem"
+
 # ---- negative cases ----
 
 clu_add 5

@@ -841,6 +841,130 @@ static void test_determinism(void)
     free(b);
 }
 
+/* The SPIFFE URI SAN of cert (PEM) into uri; "" when it has none. */
+static void spiffe_of(const char *pem, char *uri, size_t len)
+{
+    X509 *x = NULL;
+    struct lca_err err;
+    GENERAL_NAMES *gens;
+    int i;
+
+    uri[0] = '\0';
+    CU_ASSERT_EQUAL_FATAL(lca_cert_from_pem(pem, strlen(pem), &x, &err), LCA_OK);
+    gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+    for (i = 0; gens != NULL && i < sk_GENERAL_NAME_num(gens); i++) {
+        GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+        if (g->type == GEN_URI) {
+            snprintf(uri, len, "%s",
+                     (const char *)ASN1_STRING_get0_data(g->d.uniformResourceIdentifier));
+        }
+    }
+    GENERAL_NAMES_free(gens);
+    X509_free(x);
+}
+
+/* A CSR for CN=web under a fixed Ed25519 key, JSON-escaped (deterministic signature). */
+static void ed25519_csr_json(char *out, size_t len)
+{
+    uint8_t raw[32];
+    EVP_PKEY *k;
+    X509_REQ *r = X509_REQ_new();
+    BIO *b = BIO_new(BIO_s_mem());
+    char *p;
+    long n, i;
+    size_t o = 0;
+
+    for (i = 0; i < 32; i++) {
+        raw[i] = (uint8_t)(i * 13 + 1);
+    }
+    k = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, raw, sizeof(raw));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(k);
+    X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(r), "CN", MBSTRING_ASC,
+                               (const unsigned char *)"web", -1, -1, 0);
+    X509_REQ_set_pubkey(r, k);
+    CU_ASSERT_TRUE_FATAL(X509_REQ_sign(r, k, NULL) > 0);
+    PEM_write_bio_X509_REQ(b, r);
+    n = BIO_get_mem_data(b, &p);
+    for (i = 0; i < n && o + 3 < len; i++) {
+        if (p[i] == '\n') {
+            out[o++] = '\\';
+            out[o++] = 'n';
+        } else {
+            out[o++] = p[i];
+        }
+    }
+    out[o] = '\0';
+    BIO_free(b);
+    X509_REQ_free(r);
+    EVP_PKEY_free(k);
+}
+
+/* One run from scratch (pinned time, Ed25519 CA): bootstrap as dc1, then `sign` for service
+ * web decided with env->cluster_id = cluster. The URI into uri; the events' canonical bytes
+ * (bootstrap and leaf) appended to buf. */
+static void service_run(const char *cluster, char *uri, size_t uri_len, uint8_t **buf,
+                        size_t *len)
+{
+    struct ca ca;
+    struct lca_decision *d;
+    char csr[2048], json[2400];
+
+    ca_init(&ca, 42);
+    bootstrap(&ca, "{\"PrivateKeyType\":\"ed25519\"}");
+    lca_fakeenv_env(ca.fe)->cluster_id = cluster;
+    ed25519_csr_json(csr, sizeof(csr));
+    snprintf(json, sizeof(json), "{\"service\":\"web\",\"csr\":\"%s\"}", csr);
+    d = run(&ca, LCA_CMD_SIGN, json);
+    CU_ASSERT_FALSE_FATAL(d->rejected);
+    spiffe_of(res_str(d, "certificate"), uri, uri_len);
+    canonical_all(d, buf, len);
+    lca_decision_free(d);
+    ca_cleanup(&ca);
+}
+
+/* The SPIFFE datacenter is the deciding cluster (env->cluster_id), not the configuration's
+ * ClusterID (which a Vault-model secondary replicates from the primary); without one, the
+ * configuration's. The cluster id is an input of decide: same inputs, same bytes; another
+ * cluster id, other bytes. */
+static void test_service_leaf_cluster(void)
+{
+    struct ca ca;
+    char uri[300], td[256], want[300];
+    uint8_t *a = NULL, *b = NULL, *c = NULL;
+    size_t al = 0, bl = 0, cl = 0;
+
+    ca_init(&ca, 42);
+    bootstrap(&ca, "{\"PrivateKeyType\":\"ed25519\"}");
+    CU_ASSERT_STRING_EQUAL(lca_state_cluster_id(ca.st), "dc1");
+    snprintf(td, sizeof(td), "%s", lca_state_trust_domain(ca.st));
+    ca_cleanup(&ca);
+
+    service_run("dc2", uri, sizeof(uri), &a, &al);
+    snprintf(want, sizeof(want), "spiffe://%s/ns/default/dc/dc2/svc/web", td);
+    CU_ASSERT_STRING_EQUAL(uri, want);
+    service_run("dc2", uri, sizeof(uri), &b, &bl);
+    CU_ASSERT_TRUE(al > 500);
+    CU_ASSERT_EQUAL(al, bl);
+    CU_ASSERT_EQUAL(memcmp(a, b, al < bl ? al : bl), 0);
+    service_run("dc3", uri, sizeof(uri), &c, &cl);
+    snprintf(want, sizeof(want), "spiffe://%s/ns/default/dc/dc3/svc/web", td);
+    CU_ASSERT_STRING_EQUAL(uri, want);
+    CU_ASSERT_TRUE(al != cl || memcmp(a, c, al) != 0);
+    free(a);
+    free(b);
+    free(c);
+    a = b = NULL;
+    al = bl = 0;
+    /* no cluster id in the env: the configuration's ClusterID (dc1) */
+    snprintf(want, sizeof(want), "spiffe://%s/ns/default/dc/dc1/svc/web", td);
+    service_run(NULL, uri, sizeof(uri), &a, &al);
+    CU_ASSERT_STRING_EQUAL(uri, want);
+    service_run("", uri, sizeof(uri), &b, &bl);
+    CU_ASSERT_STRING_EQUAL(uri, want);
+    free(a);
+    free(b);
+}
+
 /* Replaying the recorded events into a fresh state rebuilds the same state. */
 static void test_replay_equals_live(void)
 {
@@ -911,6 +1035,7 @@ int main(void)
     CU_add_test(s, "sign-intermediate", test_sign_intermediate);
     CU_add_test(s, "Consul service leaf", test_consul_service_leaf);
     CU_add_test(s, "determinism", test_determinism);
+    CU_add_test(s, "service leaf names the deciding cluster", test_service_leaf_cluster);
     CU_add_test(s, "replay equals live", test_replay_equals_live);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

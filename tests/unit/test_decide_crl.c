@@ -35,7 +35,8 @@ struct ca {
 
 static char tmp[256];
 
-static void ca_init(struct ca *ca, const char *config_json)
+/* A CA bootstrapped at time t with config_json. */
+static void ca_init_at(struct ca *ca, const char *config_json, int64_t t)
 {
     struct lca_val *cfg = NULL;
     struct lca_decision *d = NULL;
@@ -46,7 +47,7 @@ static void ca_init(struct ca *ca, const char *config_json)
     ca->st = lca_state_new();
     ca->pos = 0;
     CU_ASSERT_PTR_NOT_NULL_FATAL(ca->fe);
-    lca_fakeenv_set_time(ca->fe, (int64_t)time(NULL)); /* the oracles use the real clock */
+    lca_fakeenv_set_time(ca->fe, t);
     lca_err_clear(&err);
     CU_ASSERT_EQUAL_FATAL(lca_json_decode(config_json, strlen(config_json),
                                           &lca_codec_default_limits, &cfg, &err),
@@ -60,6 +61,11 @@ static void ca_init(struct ca *ca, const char *config_json)
     }
     lca_decision_free(d);
     lca_val_free(cfg);
+}
+
+static void ca_init(struct ca *ca, const char *config_json)
+{
+    ca_init_at(ca, config_json, (int64_t)time(NULL)); /* the oracles use the real clock */
 }
 
 static void ca_cleanup(struct ca *ca)
@@ -667,17 +673,20 @@ static void test_due(void)
     char id1[LCA_ID_LEN + 1], id2[LCA_ID_LEN + 1], c1[37], c2[37], json[100];
     int64_t now = (int64_t)time(NULL);
     struct lca_decision *d;
+    int dl = -1;
 
     ca_init(&ca, "{\"CrlExpiry\":\"10h\"}");
-    CU_ASSERT_EQUAL(lca_decide_crl_due(ca.st, now + 68 * 3600, id1, c1), 1); /* bootstrap: 72 h */
+    /* bootstrap: 72 h */
+    CU_ASSERT_EQUAL(lca_decide_crl_due(ca.st, now + 68 * 3600, id1, c1, &dl), 1);
     lca_decision_free(run(&ca, LCA_CMD_CRL_ROTATE, "{}"));
     /* the CRLs are now valid 10 h; the grace is min(12 h, 5 h) */
-    CU_ASSERT_EQUAL(lca_decide_crl_due(ca.st, now, id1, c1), 0);
-    CU_ASSERT_EQUAL(lca_decide_crl_due(ca.st, now + 4 * 3600, id1, c1), 0);
-    CU_ASSERT_EQUAL_FATAL(lca_decide_crl_due(ca.st, now + 5 * 3600 + 60, id1, c1), 1);
-    CU_ASSERT_EQUAL_FATAL(lca_decide_crl_due(ca.st, now + 5 * 3600 + 120, id2, c2), 1);
+    CU_ASSERT_EQUAL(lca_decide_crl_due(ca.st, now, id1, c1, &dl), 0);
+    CU_ASSERT_EQUAL(lca_decide_crl_due(ca.st, now + 4 * 3600, id1, c1, &dl), 0);
+    CU_ASSERT_EQUAL_FATAL(lca_decide_crl_due(ca.st, now + 5 * 3600 + 60, id1, c1, &dl), 1);
+    CU_ASSERT_EQUAL_FATAL(lca_decide_crl_due(ca.st, now + 5 * 3600 + 120, id2, c2, &dl), 1);
     CU_ASSERT_STRING_EQUAL(id1, id2);
     CU_ASSERT_STRING_EQUAL(c1, c2); /* same issuer and period: the same command id */
+    CU_ASSERT_EQUAL(dl, 0);         /* a complete CRL is due, not a delta */
     CU_ASSERT_EQUAL(strlen(c1), 36);
     CU_ASSERT_EQUAL(c1[14], '8'); /* UUIDv8 */
     lca_fakeenv_set_time(ca.fe, now + 5 * 3600 + 60);
@@ -686,14 +695,175 @@ static void test_due(void)
     CU_ASSERT_EQUAL(d->n_events, 1);
     lca_decision_free(d);
     /* the other issuer is due next, then nobody until the new CRLs age */
-    CU_ASSERT_EQUAL_FATAL(lca_decide_crl_due(ca.st, now + 5 * 3600 + 60, id2, c2), 1);
+    CU_ASSERT_EQUAL_FATAL(lca_decide_crl_due(ca.st, now + 5 * 3600 + 60, id2, c2, &dl), 1);
     CU_ASSERT_STRING_NOT_EQUAL(id1, id2);
     CU_ASSERT_STRING_NOT_EQUAL(c1, c2);
     snprintf(json, sizeof(json), "{\"issuer_ref\":\"%s\"}", id2);
     lca_decision_free(run(&ca, LCA_CMD_CRL_ROTATE, json));
-    CU_ASSERT_EQUAL(lca_decide_crl_due(ca.st, now + 5 * 3600 + 120, id2, c2), 0);
-    CU_ASSERT_EQUAL(lca_decide_crl_due(ca.st, now + 10 * 3600 + 120, id2, c2), 1);
+    CU_ASSERT_EQUAL(lca_decide_crl_due(ca.st, now + 5 * 3600 + 120, id2, c2, &dl), 0);
+    CU_ASSERT_EQUAL(lca_decide_crl_due(ca.st, now + 10 * 3600 + 120, id2, c2, &dl), 1);
     CU_ASSERT_STRING_NOT_EQUAL(c1, c2);
+    ca_cleanup(&ca);
+}
+
+/* The number of CrlPublished events of d. */
+static size_t n_published(const struct lca_decision *d)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < d->n_events; i++) {
+        n += d->events[i]->type == LCA_EVT_CRL_PUBLISHED;
+    }
+    return n;
+}
+
+/* Vault's delta_rebuild_interval: a scope's delta at most once per interval. A revocation
+ * within the interval after the scope's last CRL publishes nothing and stays pending; the
+ * schedule then asks for crl.rotate {"delta": true}, which publishes the pending delta only.
+ * The times are the log's (thisUpdate, revoked_at) and the `now` given to the schedule. */
+static void test_delta_interval(void)
+{
+    struct ca ca;
+    struct lca_decision *d, *base;
+    struct leaf a, b, c, e;
+    X509_CRL *crl;
+    const struct lca_issuer *inter;
+    char id1[LCA_ID_LEN + 1], id2[LCA_ID_LEN + 1], c1[37], c2[37], json[120];
+    char arg[1000] = "", out[8192];
+    int64_t t0 = (int64_t)time(NULL) - 3 * 3600, base_no; /* in the past: openssl's clock */
+    int dl = -1;
+
+    ca_init_at(&ca, "{\"enable_delta\":true,\"delta_rebuild_interval\":\"15m\"}", t0);
+    inter = lca_state_default_issuer(ca.st);
+    run_free(&ca, LCA_CMD_ROLE_WRITE, ROLE_WEB);
+    a = issue(&ca, 1);
+    b = issue(&ca, 2);
+    c = issue(&ca, 3);
+    e = issue(&ca, 4);
+    base = run(&ca, LCA_CMD_CRL_ROTATE, "{\"issuer_ref\":\"default\"}"); /* complete + delta */
+    CU_ASSERT_EQUAL_FATAL(base->n_events, 2);
+    base_no = lca_val_map_get_int(base->events[0]->payload, "crl_number", 0);
+    CU_ASSERT_EQUAL(lca_decide_crl_due(ca.st, t0, id1, c1, &dl), 0);
+
+    /* 1 min after that CRL: the revocation is recorded, no CRL; pending */
+    lca_fakeenv_set_time(ca.fe, t0 + 60);
+    d = revoke(&ca, &a);
+    CU_ASSERT_FALSE(d->rejected);
+    CU_ASSERT_EQUAL(d->n_events, 1);
+    CU_ASSERT_EQUAL(d->events[0]->type, LCA_EVT_CERT_REVOKED);
+    lca_decision_free(d);
+    CU_ASSERT_TRUE(inter->crl.revoked_seq > inter->crl.last_seq);
+    CU_ASSERT_EQUAL(lca_decide_crl_due(ca.st, t0 + 60, id1, c1, &dl), 0);
+    CU_ASSERT_EQUAL(lca_decide_crl_due(ca.st, t0 + 899, id1, c1, &dl), 0);
+    /* the interval passed: a delta is due, the same command id for every signer and tick */
+    CU_ASSERT_EQUAL_FATAL(lca_decide_crl_due(ca.st, t0 + 900, id1, c1, &dl), 1);
+    CU_ASSERT_EQUAL(dl, 1);
+    CU_ASSERT_STRING_EQUAL(id1, inter->id);
+    dl = -1;
+    CU_ASSERT_EQUAL_FATAL(lca_decide_crl_due(ca.st, t0 + 960, id2, c2, &dl), 1);
+    CU_ASSERT_EQUAL(dl, 1);
+    CU_ASSERT_STRING_EQUAL(c1, c2);
+    CU_ASSERT_EQUAL(c1[14], '8');
+
+    /* the schedule's command: one delta, against the base, listing a */
+    lca_fakeenv_set_time(ca.fe, t0 + 900);
+    snprintf(json, sizeof(json), "{\"issuer_ref\":\"%s\",\"delta\":true}", id1);
+    d = run(&ca, LCA_CMD_CRL_ROTATE, json);
+    CU_ASSERT_FALSE_FATAL(d->rejected);
+    CU_ASSERT_EQUAL_FATAL(d->n_events, 1);
+    CU_ASSERT_EQUAL(lca_val_map_get_int(d->result, "crls_published", 0), 1);
+    crl = crl_of(d->events[0]);
+    CU_ASSERT_EQUAL(int_ext(crl, NID_delta_crl), base_no);
+    CU_ASSERT_EQUAL(n_entries(crl), 1);
+    CU_ASSERT_TRUE(lists(crl, a.serial));
+    X509_CRL_free(crl);
+    lint(d->events[0]);
+    crl_file(base->events[0], "base.pem", arg, sizeof(arg));
+    crl_file(d->events[0], "delta.pem", arg, sizeof(arg));
+    CU_ASSERT_NOT_EQUAL(openssl_check(&ca, &a, arg, 1, out, sizeof(out)), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "revoked"));
+    if (openssl_check(&ca, &b, arg, 1, out, sizeof(out)) != 0) {
+        fprintf(stderr, "openssl: %s\n", out);
+        CU_FAIL("unrevoked leaf refused with base + scheduled delta");
+    }
+    lca_decision_free(d);
+    CU_ASSERT_EQUAL(inter->crl.revoked_seq, inter->crl.last_seq); /* nothing pending */
+    CU_ASSERT_EQUAL(lca_decide_crl_due(ca.st, t0 + 3600, id1, c1, &dl), 0);
+    /* with nothing pending, a delta rotate publishes nothing */
+    d = run(&ca, LCA_CMD_CRL_ROTATE, "{\"delta\":true}");
+    CU_ASSERT_FALSE(d->rejected);
+    CU_ASSERT_EQUAL(d->n_events, 0);
+    lca_decision_free(d);
+
+    /* b 30 s after that delta: deferred; c once 15 min passed since it: a delta at once (a
+     * revocation after a quiet interval is visible at once), cumulative since the base */
+    lca_fakeenv_set_time(ca.fe, t0 + 930);
+    d = revoke(&ca, &b);
+    CU_ASSERT_EQUAL(n_published(d), 0);
+    lca_decision_free(d);
+    lca_fakeenv_set_time(ca.fe, t0 + 1800);
+    d = revoke(&ca, &c);
+    CU_ASSERT_EQUAL_FATAL(n_published(d), 1);
+    crl = crl_of(d->events[1]);
+    CU_ASSERT_EQUAL(int_ext(crl, NID_delta_crl), base_no);
+    CU_ASSERT_EQUAL(n_entries(crl), 3);
+    CU_ASSERT_TRUE(lists(crl, a.serial) && lists(crl, b.serial) && lists(crl, c.serial));
+    X509_CRL_free(crl);
+    lca_decision_free(d);
+    CU_ASSERT_EQUAL(lca_decide_crl_due(ca.st, t0 + 7200, id1, c1, &dl), 0);
+
+    /* a complete CRL due takes precedence over a pending delta (it lists the revocation) */
+    lca_fakeenv_set_time(ca.fe, t0 + 1830);
+    lca_decision_free(revoke(&ca, &e));
+    CU_ASSERT_EQUAL_FATAL(lca_decide_crl_due(ca.st, t0 + 1830 + 900, id1, c1, &dl), 1);
+    CU_ASSERT_EQUAL(dl, 1);
+    CU_ASSERT_EQUAL_FATAL(lca_decide_crl_due(ca.st, t0 + 70 * 3600, id1, c1, &dl), 1);
+    CU_ASSERT_EQUAL(dl, 0);
+    lca_decision_free(base);
+    free(a.pem);
+    free(b.pem);
+    free(c.pem);
+    free(e.pem);
+    ca_cleanup(&ca);
+}
+
+/* The default interval is 0: a delta at each revocation; without enable_delta a delta rotate
+ * is refused. */
+static void test_delta_interval_default(void)
+{
+    struct ca ca;
+    struct lca_decision *d;
+    struct leaf a, b;
+    char id1[LCA_ID_LEN + 1], c1[37];
+    int dl = -1;
+
+    ca_init(&ca, "{\"enable_delta\":true}");
+    run_free(&ca, LCA_CMD_ROLE_WRITE, ROLE_WEB);
+    a = issue(&ca, 1);
+    lca_decision_free(run(&ca, LCA_CMD_CRL_ROTATE, "{}"));
+    d = revoke(&ca, &a); /* at once, the same second as the rotate */
+    CU_ASSERT_EQUAL(n_published(d), 1);
+    lca_decision_free(d);
+    CU_ASSERT_EQUAL(lca_decide_crl_due(ca.st, (int64_t)time(NULL), id1, c1, &dl), 0);
+    free(a.pem);
+    ca_cleanup(&ca);
+    ca_init(&ca, "{}");
+    expect_reject(&ca, LCA_CMD_CRL_ROTATE, "{\"delta\":true}", "delta_disabled");
+    ca_cleanup(&ca);
+    /* a scope the max-entries guard refused is not owed a delta by the schedule */
+    ca_init(&ca, "{\"enable_delta\":true,\"max_crl_entries\":1}");
+    run_free(&ca, LCA_CMD_ROLE_WRITE, ROLE_WEB);
+    a = issue(&ca, 1);
+    b = issue(&ca, 2);
+    lca_decision_free(run(&ca, LCA_CMD_CRL_ROTATE, "{}"));
+    lca_decision_free(revoke(&ca, &a));
+    d = revoke(&ca, &b);
+    CU_ASSERT_EQUAL_FATAL(d->n_events, 2);
+    CU_ASSERT_EQUAL(d->events[1]->type, LCA_EVT_CRL_BUILD_FAILED);
+    lca_decision_free(d);
+    CU_ASSERT_EQUAL(lca_decide_crl_due(ca.st, (int64_t)time(NULL) + 3600, id1, c1, &dl), 0);
+    free(a.pem);
+    free(b.pem);
     ca_cleanup(&ca);
 }
 
@@ -777,6 +947,8 @@ int main(void)
     CU_add_test(s, "shards need a base URL", test_shards_need_url);
     CU_add_test(s, "max_crl_entries guard", test_max_entries);
     CU_add_test(s, "schedule: crl.rotate due, deterministic id", test_due);
+    CU_add_test(s, "delta_rebuild_interval: deferred delta, scheduled", test_delta_interval);
+    CU_add_test(s, "delta_rebuild_interval: default 0, disabled deltas", test_delta_interval_default);
     CU_add_test(s, "old logs fold", test_old_log);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
