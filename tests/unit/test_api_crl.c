@@ -12,6 +12,7 @@
 
 #include "api_crl.h"
 #include "crl.h"
+#include "curun.h"
 
 #define ID "0b6c3a52-1f2e-4d3c-9a8b-7c6d5e4f3a2b"
 
@@ -163,18 +164,10 @@ static void test_route(void)
 
 int main(void)
 {
-    CU_pSuite s;
-    unsigned failed;
+    static const struct lca_cu_test tests[] = {
+        {"CRL paths parse back to their scope", test_parse},
+        {"routes, forms and 404s", test_route},
+    };
 
-    if (CU_initialize_registry() != CUE_SUCCESS) {
-        return 1;
-    }
-    s = CU_add_suite("api_crl", NULL, NULL);
-    CU_add_test(s, "CRL paths parse back to their scope", test_parse);
-    CU_add_test(s, "routes, forms and 404s", test_route);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    failed = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return failed == 0 ? 0 : 1;
+    return LCA_CU_MAIN("api_crl", NULL, NULL, tests);
 }

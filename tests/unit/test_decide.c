@@ -19,6 +19,7 @@
 #include "codec.h"
 #include "command.h"
 #include "crl.h"
+#include "curun.h"
 #include "decide.h"
 #include "fakeenv.h"
 #include "json.h"
@@ -1013,33 +1014,25 @@ static void test_replay_equals_live(void)
 
 int main(void)
 {
-    CU_pSuite s;
-    unsigned failed;
+    static const struct lca_cu_test tests[] = {
+        {"bootstrap", test_bootstrap},
+        {"issue and sealed key", test_issue_and_seal},
+        {"policy denials are events", test_policy_denials},
+        {"sign a CSR", test_sign_csr},
+        {"rotation: trust through cross-signing", test_rotation_trust},
+        {"rotation: forced without cross-signing", test_rotation_forced},
+        {"config.update rotates on a key change", test_config_update_rotates_on_key_change},
+        {"revoke and CRL", test_revoke_and_crl},
+        {"leaf_not_after_behavior", test_not_after_behavior},
+        {"cross-sign and reissue", test_cross_sign_and_reissue},
+        {"manual_chain", test_manual_chain},
+        {"tidy retires the old root", test_tidy_retires_old_root},
+        {"sign-intermediate", test_sign_intermediate},
+        {"Consul service leaf", test_consul_service_leaf},
+        {"determinism", test_determinism},
+        {"service leaf names the deciding cluster", test_service_leaf_cluster},
+        {"replay equals live", test_replay_equals_live},
+    };
 
-    if (CU_initialize_registry() != CUE_SUCCESS) {
-        return 1;
-    }
-    s = CU_add_suite("decide", NULL, NULL);
-    CU_add_test(s, "bootstrap", test_bootstrap);
-    CU_add_test(s, "issue and sealed key", test_issue_and_seal);
-    CU_add_test(s, "policy denials are events", test_policy_denials);
-    CU_add_test(s, "sign a CSR", test_sign_csr);
-    CU_add_test(s, "rotation: trust through cross-signing", test_rotation_trust);
-    CU_add_test(s, "rotation: forced without cross-signing", test_rotation_forced);
-    CU_add_test(s, "config.update rotates on a key change", test_config_update_rotates_on_key_change);
-    CU_add_test(s, "revoke and CRL", test_revoke_and_crl);
-    CU_add_test(s, "leaf_not_after_behavior", test_not_after_behavior);
-    CU_add_test(s, "cross-sign and reissue", test_cross_sign_and_reissue);
-    CU_add_test(s, "manual_chain", test_manual_chain);
-    CU_add_test(s, "tidy retires the old root", test_tidy_retires_old_root);
-    CU_add_test(s, "sign-intermediate", test_sign_intermediate);
-    CU_add_test(s, "Consul service leaf", test_consul_service_leaf);
-    CU_add_test(s, "determinism", test_determinism);
-    CU_add_test(s, "service leaf names the deciding cluster", test_service_leaf_cluster);
-    CU_add_test(s, "replay equals live", test_replay_equals_live);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    return failed == 0 ? 0 : 1;
+    return LCA_CU_MAIN("decide", NULL, NULL, tests);
 }

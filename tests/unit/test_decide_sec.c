@@ -24,6 +24,7 @@
 #include "codec.h"
 #include "command.h"
 #include "csr.h"
+#include "curun.h"
 #include "decide.h"
 #include "fakeenv.h"
 #include "json.h"
@@ -435,20 +436,12 @@ static void test_generated_replay(void)
 
 int main(void)
 {
-    CU_pSuite s;
-    unsigned failed;
+    static const struct lca_cu_test tests[] = {
+        {"generate, sign-intermediate, set-signed, leaf", test_round_trip},
+        {"set-signed refusals", test_set_signed_refusals},
+        {"replicated secondary", test_replicated_secondary},
+        {"IntermediateGenerated replays", test_generated_replay},
+    };
 
-    if (CU_initialize_registry() != CUE_SUCCESS) {
-        return 1;
-    }
-    s = CU_add_suite("decide_sec", NULL, NULL);
-    CU_add_test(s, "generate, sign-intermediate, set-signed, leaf", test_round_trip);
-    CU_add_test(s, "set-signed refusals", test_set_signed_refusals);
-    CU_add_test(s, "replicated secondary", test_replicated_secondary);
-    CU_add_test(s, "IntermediateGenerated replays", test_generated_replay);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    failed = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return failed == 0 ? 0 : 1;
+    return LCA_CU_MAIN("decide_sec", NULL, NULL, tests);
 }
