@@ -951,9 +951,28 @@ static double mono_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* Age in ms of the batch's oldest message when polled (its producer's CreateTime against this
+ * clock: meaningful on one host or with synchronized clocks; for the debug log only). */
+static double oldest_age_ms(const struct lca_kmsg *msgs, size_t n)
+{
+    struct timespec ts;
+    int64_t oldest = INT64_MAX;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (msgs[i].timestamp_ms >= 0 && msgs[i].timestamp_ms < oldest) {
+            oldest = msgs[i].timestamp_ms;
+        }
+    }
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return oldest == INT64_MAX ? -1
+                               : (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6 -
+                                     (double)oldest;
+}
+
 static int run_batch(struct signer *s, struct slot *sl, struct lca_err *err)
 {
-    double t0, t1;
+    double t0, t1, age = oldest_age_ms(sl->msgs, sl->n);
     int decided;
 
     sl->b.n = 0;
@@ -971,8 +990,9 @@ static int run_batch(struct signer *s, struct slot *sl, struct lca_err *err)
     if (drain(s, err) != LCA_OK) {
         return LCA_FAIL;
     }
-    lca_log(LCA_LOG_DEBUG, "batch decided", "batch=%ld commands=%zu decide_ms=%.1f wait_ms=%.1f",
-            sl->job.number, sl->b.n, t1 - t0, mono_ms() - t1);
+    lca_log(LCA_LOG_DEBUG, "batch decided",
+            "batch=%ld commands=%zu age_ms=%.1f decide_ms=%.1f wait_ms=%.1f", sl->job.number,
+            sl->b.n, age, t1 - t0, mono_ms() - t1);
     if (!decided || s->stale) {
         return commit_sync(s, sl, 0, err);
     }
