@@ -1244,6 +1244,9 @@ static int open_all(struct signer *s, struct lca_err *err)
 {
     static const char *const base[] = {LCA_KAFKA_TOPIC_ISSUE, LCA_KAFKA_TOPIC_REVOKE,
                                        LCA_KAFKA_TOPIC_ADMIN};
+    /* replies leave at once: the commit thread no longer flushes after each batch (which
+     * sent them without waiting for linger.ms), it counts their acknowledgements instead */
+    static const char *const prod_conf[] = {"linger.ms", "0", NULL};
     const char *suffix = s->o->topic_suffix != NULL ? s->o->topic_suffix : "";
     char names[3][160];
     const char *topics[3];
@@ -1297,7 +1300,7 @@ static int open_all(struct signer *s, struct lca_err *err)
         forward_topic(s, err) != LCA_OK ||
         (suffix[0] != '\0' &&
          lca_kafka_create_topics(s->o->bootstrap, topics, 3, LCA_KAFKA_PARTITIONS, 30000, err) != LCA_OK) ||
-        lca_kproducer_new(s->o->bootstrap, NULL, &s->prod, err) != LCA_OK ||
+        lca_kproducer_new(s->o->bootstrap, prod_conf, &s->prod, err) != LCA_OK ||
         relay_outbox(s, err) != LCA_OK /* replies a crashed predecessor did not send */ ||
         lca_cpipe_new(s->o->pg_uri, s->o->cluster, s->prod, crash_point, s, &s->pipe, err) !=
             LCA_OK ||
