@@ -50,7 +50,6 @@ extern char **environ;
 #define MARKER_ROUND 32                   /* markers per round when finding topic ends */
 #define MAX_PARTS 64
 #define READY_TIMEOUT_S 60.0
-#define THROUGHPUT_TIMEOUT_S 45.0
 #define DRAIN_TIMEOUT_S 15.0
 #define CEILING_CPU_S 2.0
 #define CEILING_WALL_S 3.5
@@ -65,6 +64,7 @@ struct e2e_opts {
     size_t count;          /* commands of the throughput phase */
     size_t n_csrs;         /* distinct CSRs */
     double latency_s;      /* duration of the fixed-load phase */
+    double wait_s;         /* longest wait for the throughput phase's replies */
 };
 
 struct e2e {
@@ -862,7 +862,7 @@ static double last_reply(const struct e2e *b, size_t n, size_t *replied)
 
 /* Every throughput command produced at once; certs/s from first produce to last reply.
  * On a machine too slow for --count, the rate of the replies received within
- * THROUGHPUT_TIMEOUT_S is reported and the rest is drained before the next phase. */
+ * --wait-seconds is reported and the rest is drained before the next phase. */
 static int phase_throughput(struct e2e *b, double *rate)
 {
     double t0 = now_s(), t_last;
@@ -879,7 +879,7 @@ static int phase_throughput(struct e2e *b, double *rate)
         }
     }
     note("%zu commands produced in %.2f s", b->o.count, now_s() - t0);
-    if (await_replies(b, b->o.count, 0, THROUGHPUT_TIMEOUT_S) != LCA_OK &&
+    if (await_replies(b, b->o.count, 0, b->o.wait_s) != LCA_OK &&
         (b->n_replied == 0 || signer_exited(b))) {
         return LCA_FAIL;
     }
@@ -888,7 +888,7 @@ static int phase_throughput(struct e2e *b, double *rate)
     note("throughput: %zu replies (%zu ok) in %.2f s", got, b->n_ok, t_last - t0);
     if (got < b->o.count) {
         note("partial: the rate is over the replies received in %.0f s; draining the rest",
-             THROUGHPUT_TIMEOUT_S);
+             b->o.wait_s);
         if (await_replies(b, b->o.count, 0, 2 * DRAIN_TIMEOUT_S) != LCA_OK) {
             return LCA_FAIL;
         }
@@ -1131,6 +1131,8 @@ static int parse_opts(int argc, char **argv, struct e2e_opts *o)
         {"--count", NULL, 0, "sign commands of the throughput phase (default 20000)", "20000"},
         {"--csrs", NULL, 0, "distinct P-256 CSRs (default 2000)", "2000"},
         {"--latency-seconds", NULL, 0, "duration of the half-load phase (default 5)", "5"},
+        {"--wait-seconds", NULL, 0,
+         "longest wait for the throughput phase's replies (default 45)", "45"},
         {NULL, NULL, 0, NULL, NULL},
     };
     int rc = lca_opts_parse(argc, argv, opts, "ledgerca bench e2e [options]");
@@ -1143,6 +1145,7 @@ static int parse_opts(int argc, char **argv, struct e2e_opts *o)
     o->count = (size_t)strtoul(opts[2].value, NULL, 10);
     o->n_csrs = (size_t)strtoul(opts[3].value, NULL, 10);
     o->latency_s = strtod(opts[4].value, NULL);
+    o->wait_s = strtod(opts[5].value, NULL);
     if (o->pg_uri == NULL || o->bootstrap == NULL) {
         fprintf(stderr, "ledgerca bench e2e: needs a PostgreSQL superuser URI and a Kafka "
                         "broker: --pg-uri/--bootstrap or LCA_TEST_PG_URI/"
@@ -1150,9 +1153,9 @@ static int parse_opts(int argc, char **argv, struct e2e_opts *o)
         return 2;
     }
     if (o->count < 1 || o->count > 1000000 || o->n_csrs < 1 || o->n_csrs > 100000 ||
-        !(o->latency_s > 0 && o->latency_s <= 60)) {
+        !(o->latency_s > 0 && o->latency_s <= 60) || !(o->wait_s > 0 && o->wait_s <= 3600)) {
         fprintf(stderr, "ledgerca bench e2e: --count 1..1000000, --csrs 1..100000, "
-                        "--latency-seconds (0, 60]\n");
+                        "--latency-seconds (0, 60], --wait-seconds (0, 3600]\n");
         return 2;
     }
     return 0;

@@ -32,14 +32,17 @@
  *                        number of CertificateIssued events; no ceiling (null).
  * stderr carries the progress and what explains the numbers: the in-process rate, phase
  * durations, the p99 of each second of the latency phase, bytes per table and the average
- * event and reply sizes. On a machine too slow to answer --count commands in 45 s, the
- * throughput is the rate of the replies received by then, and the rest is drained (30 s).
+ * event and reply sizes. On a machine too slow to answer --count commands in --wait-seconds
+ * (45), the throughput is the rate of the replies received by then, and the rest is drained
+ * (30 s).
  * No timed assertions: exit 0 when everything was measured, 1 when a step failed (a signer
  * that dies, a rejected or missing reply, event count not matching the replies), 2 on usage.
  * The database, the KEK file, the signer and the projector are removed/stopped on every path.
  *
  * Configuration: --pg-uri (superuser URI; env LCA_TEST_PG_URI), --bootstrap (env
- * LCA_TEST_KAFKA_BOOTSTRAP), --count (20000), --csrs (2000), --latency-seconds (5).
+ * LCA_TEST_KAFKA_BOOTSTRAP), --count (20000), --csrs (2000), --latency-seconds (5),
+ * --wait-seconds (45: longer for a large --count on a slow machine, e.g. to see the signer's
+ * RSS behind a backlog of 100,000 commands).
  * Thread: the calling thread only; the process must be the `ledgerca` executable.
  */
 #ifndef LCA_BENCH_E2E_H

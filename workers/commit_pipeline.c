@@ -15,6 +15,15 @@
 #include "outbox.h"
 #include "pgstore.h"
 
+/* Replies of one job not yet known to be delivered: `left` is decremented by the producer's
+ * delivery reports (lca_kproducer_send_counted); at 0 every one of the `n` was acknowledged. */
+struct gen {
+    size_t left, n;
+};
+
+#define GENS 4          /* jobs whose replies may be unacknowledged at once */
+#define FLUSH_MS 30000  /* a blocking wait for acknowledgements */
+
 struct lca_cpipe {
     struct lca_pgstore *store;  /* the thread's own session */
     struct lca_kproducer *prod; /* borrowed */
@@ -28,9 +37,15 @@ struct lca_cpipe {
     int busy;                  /* submitted and not waited for (caller's thread only) */
     int rc;                    /* outcome of the last job (under mu) */
     struct lca_err err;        /* its error */
-    uint8_t (*marks)[16];      /* acknowledged replies whose outbox rows are not marked */
-    size_t n_marks, cap_marks;
-    size_t n_sent;             /* marks[n_marks .. n_marks+n_sent): sent, not yet flushed */
+    /* marks[0 .. n_marks): acknowledged replies whose outbox rows are not marked yet;
+     * marks[n_marks .. n_marks+n_unconf): sent, not yet acknowledged, in the order of the
+     * generations (one per job) of gens[g_head ..] that count their outstanding deliveries */
+    uint8_t (*marks)[16];
+    size_t n_marks, n_unconf, cap_marks;
+    struct gen *gens;          /* GENS of them (heap: delivery reports write to them) */
+    size_t g_head, g_count;
+    int tainted;               /* a flush failed: late delivery reports may still arrive, so
+                                * the counters are no longer trusted; only a flush confirms */
 };
 
 static double now_ms(void)
@@ -50,7 +65,7 @@ static void crash(struct lca_cpipe *p, const char *point, long number)
 
 static int mark_add(struct lca_cpipe *p, const uint8_t id[16], struct lca_err *err)
 {
-    size_t need = p->n_marks + p->n_sent + 1, ncap;
+    size_t need = p->n_marks + p->n_unconf + 1, ncap;
     void *np;
 
     if (need > p->cap_marks) {
@@ -61,16 +76,58 @@ static int mark_add(struct lca_cpipe *p, const uint8_t id[16], struct lca_err *e
         p->marks = np;
         p->cap_marks = ncap;
     }
-    memcpy(p->marks[p->n_marks + p->n_sent++], id, 16);
+    memcpy(p->marks[p->n_marks + p->n_unconf++], id, 16);
     return LCA_OK;
+}
+
+/* Moves the generations whose replies are all acknowledged (oldest first) to the marks. */
+static void promote(struct lca_cpipe *p)
+{
+    struct gen *g;
+
+    if (p->tainted) {
+        return;
+    }
+    lca_kproducer_poll(p->prod); /* the delivery reports that are ready */
+    while (p->g_count > 0 && (g = &p->gens[p->g_head])->left == 0) {
+        p->n_marks += g->n;
+        p->n_unconf -= g->n;
+        p->g_head = (p->g_head + 1) % GENS;
+        p->g_count--;
+    }
+}
+
+/* Waits for every reply sent (a flush): on success they are all acknowledged. On failure the
+ * unacknowledged ones stay unmarked (their outbox rows are relayed at the next start). */
+static int settle_all(struct lca_cpipe *p, struct lca_err *err)
+{
+    int rc = lca_kproducer_flush(p->prod, FLUSH_MS, err);
+
+    if (rc == LCA_OK) {
+        p->n_marks += p->n_unconf;
+    } else {
+        p->tainted = 1;
+    }
+    p->n_unconf = 0;
+    p->g_head = p->g_count = 0;
+    return rc;
+}
+
+/* The marks written by a commit leave the front of the array. */
+static void marks_written(struct lca_cpipe *p, size_t n)
+{
+    memmove(p->marks, p->marks + n, (p->n_marks - n + p->n_unconf) * sizeof(*p->marks));
+    p->n_marks -= n;
 }
 
 /* Step 1: the marks of earlier jobs ride in this transaction; on success they are done. */
 static int commit(struct lca_cpipe *p, struct lca_cpipe_job *job, struct lca_err *err)
 {
-    size_t i;
+    size_t i, n;
 
-    for (i = 0; i < p->n_marks; i++) {
+    promote(p);
+    n = p->n_marks;
+    for (i = 0; i < n; i++) {
         if (lca_pgbatch_add_published(job->batch, p->marks[i], err) != LCA_OK) {
             return LCA_FAIL;
         }
@@ -79,7 +136,7 @@ static int commit(struct lca_cpipe *p, struct lca_cpipe_job *job, struct lca_err
     if (lca_pgstore_commit_batch(p->store, job->batch, err) != LCA_OK) {
         return LCA_FAIL;
     }
-    p->n_marks = 0;
+    marks_written(p, n);
     return LCA_OK;
 }
 
@@ -104,7 +161,7 @@ static int recorded_forward(const uint8_t *reply, size_t len)
 /* Command i's message: its reply, or the forward of a forwarded revocation. */
 static int send_one(struct lca_cpipe *p, const struct lca_cpipe_job *job, size_t i,
                     enum lca_pgbatch_outcome o, const uint8_t *reply, size_t len,
-                    struct lca_err *err)
+                    size_t *outstanding, struct lca_err *err)
 {
     static const struct lca_kheader h = {"content-type", "application/json", 16};
     const char *fwd = job->forwards != NULL ? job->forwards[i] : NULL;
@@ -120,14 +177,32 @@ static int send_one(struct lca_cpipe *p, const struct lca_cpipe_job *job, size_t
         return LCA_OK;
     }
     if (fwd != NULL) {
-        return lca_kproducer_send(p->prod, LCA_KAFKA_TOPIC_REVOKE_FORWARD, job->ids[i],
-                                  strlen(job->ids[i]), fwd, strlen(fwd), fh, 2, err);
+        return lca_kproducer_send_counted(p->prod, LCA_KAFKA_TOPIC_REVOKE_FORWARD, job->ids[i],
+                                          strlen(job->ids[i]), fwd, strlen(fwd), fh, 2,
+                                          outstanding, err);
     }
-    return lca_kproducer_send(p->prod, job->reply_to[i], job->keys[i], strlen(job->keys[i]),
-                              reply, len, &h, 1, err);
+    return lca_kproducer_send_counted(p->prod, job->reply_to[i], job->keys[i],
+                                      strlen(job->keys[i]), reply, len, &h, 1, outstanding,
+                                      err);
 }
 
-/* Step 2: every command's reply, from memory; then the acknowledgement of all of them. */
+/* A new generation for this job's replies (after a flush when GENS are unacknowledged);
+ * NULL when the counters are not trusted (the replies are then flushed at once). */
+static int gen_open(struct lca_cpipe *p, struct gen **out, struct lca_err *err)
+{
+    *out = NULL;
+    if (p->g_count == GENS && settle_all(p, err) != LCA_OK) {
+        return LCA_FAIL;
+    }
+    if (!p->tainted) {
+        *out = &p->gens[(p->g_head + p->g_count++) % GENS];
+        (*out)->left = (*out)->n = 0;
+    }
+    return LCA_OK;
+}
+
+/* Step 2: every command's reply, from memory. Their acknowledgement is not waited for: the
+ * next job's commit starts at once and carries the marks of the replies acknowledged by then. */
 static int reply_all(struct lca_cpipe *p, struct lca_cpipe_job *job, struct lca_err *err)
 {
     size_t i, n = lca_pgbatch_count(job->batch);
@@ -135,9 +210,12 @@ static int reply_all(struct lca_cpipe *p, struct lca_cpipe_job *job, struct lca_
     size_t len;
     uint8_t id[16];
     enum lca_pgbatch_outcome o;
+    struct gen *g = NULL;
 
-    p->n_sent = 0;
     crash(p, "after_commit", job->number);
+    if (n > 0 && gen_open(p, &g, err) != LCA_OK) {
+        return LCA_FAIL;
+    }
     for (i = 0; i < n; i++) {
         o = lca_pgbatch_result(job->batch, i, NULL, NULL, &reply, &len);
         if (o == LCA_PGBATCH_DUPLICATE) {
@@ -145,20 +223,22 @@ static int reply_all(struct lca_cpipe *p, struct lca_cpipe_job *job, struct lca_
             lca_log(LCA_LOG_INFO, "duplicate command: recorded reply sent again",
                     "command_id=%s", job->ids[i]);
         }
-        if (send_one(p, job, i, o, reply, len, err) != LCA_OK ||
+        if (send_one(p, job, i, o, reply, len, g != NULL ? &g->left : NULL, err) != LCA_OK ||
             lca_pgbatch_command_id(job->batch, i, id, err) != LCA_OK ||
             mark_add(p, id, err) != LCA_OK) {
             return LCA_FAIL;
+        }
+        if (g != NULL) {
+            g->n++;
         }
     }
     if (n > 0) {
         crash(p, "while_replying", job->number);
     }
-    if (lca_kproducer_flush(p->prod, 30000, err) != LCA_OK) {
-        return LCA_FAIL;
+    if (g == NULL) {
+        return settle_all(p, err); /* counters not trusted: wait for them here */
     }
-    p->n_marks += p->n_sent; /* acknowledged: their rows may be marked */
-    p->n_sent = 0;
+    promote(p);
     return LCA_OK;
 }
 
@@ -178,11 +258,12 @@ static int run_job(struct lca_cpipe *p, struct lca_cpipe_job *job, struct lca_er
 /* The marks in a statement of their own (kept on failure, for the next commit). */
 static int publish(struct lca_cpipe *p, struct lca_err *err)
 {
-    if (lca_outbox_mark_commands(p->store, (const uint8_t(*)[16])p->marks, p->n_marks, err) !=
-        LCA_OK) {
+    if ((p->n_unconf > 0 && settle_all(p, err) != LCA_OK) ||
+        lca_outbox_mark_commands(p->store, (const uint8_t(*)[16])p->marks, p->n_marks, err) !=
+            LCA_OK) {
         return LCA_FAIL;
     }
-    p->n_marks = 0;
+    marks_written(p, p->n_marks);
     return LCA_OK;
 }
 
@@ -226,9 +307,14 @@ int lca_cpipe_new(const char *pg_uri, const char *cluster, struct lca_kproducer 
         return lca_err_set(err, LCA_ERR_FATAL, "oom", "out of memory");
     }
     p->prod = prod;
+    if ((p->gens = calloc(GENS, sizeof(*p->gens))) == NULL) {
+        free(p);
+        return lca_err_set(err, LCA_ERR_FATAL, "oom", "out of memory");
+    }
     p->crash = crash_fn;
     p->crash_ctx = crash_ctx;
     if (lca_pgstore_open(pg_uri, cluster, &p->store, err) != LCA_OK) {
+        free(p->gens);
         free(p);
         return LCA_FAIL;
     }
@@ -238,12 +324,32 @@ int lca_cpipe_new(const char *pg_uri, const char *cluster, struct lca_kproducer 
         pthread_cond_destroy(&p->cv);
         pthread_mutex_destroy(&p->mu);
         lca_pgstore_free(p->store);
+        free(p->gens);
         free(p);
         return lca_err_set(err, LCA_ERR_FATAL, "thread", "cannot start the commit thread");
     }
     p->running = 1;
     *out = p;
     return LCA_OK;
+}
+
+/* The counters may be written by delivery reports until every counted message settled:
+ * freed only then (after a bounded wait); otherwise, or once a flush failed, left allocated
+ * (GENS * 16 bytes, at exit). */
+static void gens_release(struct lca_cpipe *p)
+{
+    struct lca_err ignored;
+    size_t k;
+    int pending = 0;
+
+    for (k = 0; k < p->g_count; k++) {
+        pending |= p->gens[(p->g_head + k) % GENS].left > 0;
+    }
+    lca_err_clear(&ignored);
+    if (p->tainted || (pending && lca_kproducer_flush(p->prod, 5000, &ignored) != LCA_OK)) {
+        return; /* a failed flush: late reports may still come */
+    }
+    free(p->gens);
 }
 
 void lca_cpipe_free(struct lca_cpipe *p)
@@ -262,6 +368,7 @@ void lca_cpipe_free(struct lca_cpipe *p)
     pthread_mutex_destroy(&p->mu);
     lca_pgstore_free(p->store);
     free(p->marks);
+    gens_release(p);
     free(p);
 }
 
@@ -307,7 +414,7 @@ int lca_cpipe_wait(struct lca_cpipe *p, struct lca_err *err)
 
 size_t lca_cpipe_unmarked(const struct lca_cpipe *p)
 {
-    return p->n_marks;
+    return p->n_marks + p->n_unconf;
 }
 
 int lca_cpipe_publish(struct lca_cpipe *p, struct lca_err *err)

@@ -11,9 +11,12 @@
  *      own), calls crash("before_commit"), commits the batch (lca_pgstore_commit_batch);
  *   2. calls crash("after_commit"), sends every command's reply — the one decided for NEW
  *      commands, the recorded one for DUPLICATEs — keyed by its correlation id, calls
- *      crash("while_replying"), flushes the producer;
- *   3. only then remembers those command ids as published-to-be (the next commit, or
- *      lca_cpipe_publish when the signer is idle, marks their outbox rows).
+ *      crash("while_replying"), and finishes the job WITHOUT waiting for Kafka's
+ *      acknowledgement (that wait was on the path of every next commit);
+ *   3. counts the job's acknowledgements (lca_kproducer_send_counted): once all of a job's
+ *      replies are acknowledged, a later commit (or lca_cpipe_publish when the signer is
+ *      idle, which flushes first) marks their outbox rows. At most GENS (4) jobs' replies
+ *      are unacknowledged at once: a fifth job flushes first.
  * Crash safety (DESIGN.md invariant 1) is unchanged: a reply not yet acknowledged by Kafka
  * still has its unpublished outbox row, which the signer relays at its next start; a reply
  * acknowledged but not yet marked is relayed again (clients tolerate repeats: replies carry
@@ -21,10 +24,14 @@
  * On a commit failure nothing of the batch is stored, the marks are kept for the next job and
  * lca_cpipe_wait returns the error (the caller rebuilds its state and decides again). After a
  * failed send or flush the batch IS committed; the caller must stop (the relay at the next
- * start sends what is missing).
+ * start sends what is missing). A delivery that fails later (after librdkafka's own retries,
+ * message.timeout.ms) surfaces at the next flush (a fifth unacknowledged job, publish); its
+ * reply stays unmarked and is relayed at the next start; from then on every job flushes.
  * Thread: every lca_cpipe_* function is called from one thread (the signer's); the
  * producer passed in is used by the pipeline thread between submit and wait only, so the
- * caller may use it only when no job is in flight.
+ * caller may use it only when no job is in flight (its flushes then also serve the delivery
+ * reports that count this pipeline's acknowledgements). lca_cpipe_free must be called before
+ * the producer is freed.
  */
 #ifndef LCA_COMMIT_PIPELINE_H
 #define LCA_COMMIT_PIPELINE_H
@@ -82,12 +89,14 @@ int lca_cpipe_busy(const struct lca_cpipe *p);
  * the thread's error. Afterwards lca_pgbatch_result tells each command's outcome. */
 int lca_cpipe_wait(struct lca_cpipe *p, struct lca_err *err) LCA_MUST_USE;
 
-/* Number of acknowledged replies whose outbox rows are not marked yet. */
+/* Number of sent replies whose outbox rows are not marked yet (acknowledged or not). */
 size_t lca_cpipe_unmarked(const struct lca_cpipe *p);
 
 /* Starts marking those rows on the thread, in a statement of their own (for an idle signer:
- * no commit comes to carry them), as a job finished by lca_cpipe_wait, whose errors are those
- * of lca_outbox_mark_commands (the marks are then kept for the next commit).
+ * no commit comes to carry them), after waiting for the acknowledgement of every reply sent
+ * (a flush of up to 30 s), as a job finished by lca_cpipe_wait, whose errors are those of
+ * lca_kproducer_flush (unacknowledged replies stay unmarked) or lca_outbox_mark_commands
+ * (the marks are then kept for the next commit).
  * Errors: BAD_INPUT if a job is in flight. */
 int lca_cpipe_publish(struct lca_cpipe *p, struct lca_err *err) LCA_MUST_USE;
 

@@ -767,9 +767,13 @@ void lca_kconsumer_free(struct lca_kconsumer *c)
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     struct lca_kproducer *p = opaque;
+    size_t *outstanding = m->_private; /* lca_kproducer_send_counted's counter, or NULL */
 
     (void)rk;
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (outstanding != NULL && *outstanding > 0) {
+            --*outstanding;
+        }
         return;
     }
     if (p->failed++ == 0) {
@@ -840,6 +844,14 @@ int lca_kproducer_send(struct lca_kproducer *p, const char *topic, const void *k
                        size_t keylen, const void *value, size_t len,
                        const struct lca_kheader *headers, size_t nh, struct lca_err *err)
 {
+    return lca_kproducer_send_counted(p, topic, key, keylen, value, len, headers, nh, NULL, err);
+}
+
+int lca_kproducer_send_counted(struct lca_kproducer *p, const char *topic, const void *key,
+                               size_t keylen, const void *value, size_t len,
+                               const struct lca_kheader *headers, size_t nh,
+                               size_t *outstanding, struct lca_err *err)
+{
     int64_t deadline = now_ms() + SEND_FULL_WAIT_MS;
     rd_kafka_headers_t *hdrs = NULL;
     rd_kafka_resp_err_t e;
@@ -855,8 +867,12 @@ int lca_kproducer_send(struct lca_kproducer *p, const char *topic, const void *k
         e = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY((void *)key, keylen),
                               RD_KAFKA_V_VALUE((void *)value, len),
                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                              RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+                              RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(outstanding),
+                              RD_KAFKA_V_END);
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            if (outstanding != NULL) {
+                ++*outstanding;
+            }
             rd_kafka_poll(p->rk, 0); /* serve delivery reports */
             return LCA_OK;
         }
@@ -893,6 +909,13 @@ int lca_kproducer_flush(struct lca_kproducer *p, int timeout_ms, struct lca_err 
         return kerr(err, p->rk, RD_KAFKA_RESP_ERR__FATAL, "producer", NULL);
     }
     return LCA_OK;
+}
+
+void lca_kproducer_poll(struct lca_kproducer *p)
+{
+    if (p != NULL) {
+        rd_kafka_poll(p->rk, 0);
+    }
 }
 
 void lca_kproducer_free(struct lca_kproducer *p)

@@ -182,6 +182,19 @@ int lca_kproducer_send(struct lca_kproducer *p, const char *topic, const void *k
                        const struct lca_kheader *headers, size_t nh,
                        struct lca_err *err) LCA_MUST_USE;
 
+/* As lca_kproducer_send, and counts the message in *outstanding (incremented when queued,
+ * decremented by the delivery report of a successful delivery, served by this producer's
+ * send, poll or flush calls on the thread that calls them; a failed delivery leaves it
+ * counted and is reported by the next lca_kproducer_flush). *outstanding must stay valid
+ * until it is back to 0 or that flush returned. outstanding NULL: lca_kproducer_send. */
+int lca_kproducer_send_counted(struct lca_kproducer *p, const char *topic, const void *key,
+                               size_t keylen, const void *value, size_t len,
+                               const struct lca_kheader *headers, size_t nh,
+                               size_t *outstanding, struct lca_err *err) LCA_MUST_USE;
+
+/* Serves the delivery reports that are ready, without waiting. NULL-safe. */
+void lca_kproducer_poll(struct lca_kproducer *p);
+
 /* Waits until every queued message is delivered or failed, at most timeout_ms. Succeeds only
  * if every message queued since the previous flush was delivered. Errors: RETRIABLE if
  * messages are still in flight at the deadline; otherwise the class of the first failed

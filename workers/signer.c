@@ -4,6 +4,7 @@
  */
 #include "signer.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,12 @@
 #define MAX_RANGES 4096
 #define TOKEN_CACHE 64
 #define TOKEN_TTL 30
+/* the consumer's read-ahead bound (see open_all): KB queued, messages per partition, and the
+ * size of one fetch (>= librdkafka's message.max.bytes, 1,000,000; a larger message is still
+ * returned whole, KIP-74) */
+#define SIGNER_PREFETCH_KB "2048"
+#define SIGNER_PREFETCH_MSGS "1000"
+#define SIGNER_FETCH_MAX_BYTES "1048576"
 
 struct token_slot {
     uint8_t hash[32];
@@ -944,9 +951,28 @@ static double mono_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* Age in ms of the batch's oldest message when polled (its producer's CreateTime against this
+ * clock: meaningful on one host or with synchronized clocks; for the debug log only). */
+static double oldest_age_ms(const struct lca_kmsg *msgs, size_t n)
+{
+    struct timespec ts;
+    int64_t oldest = INT64_MAX;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (msgs[i].timestamp_ms >= 0 && msgs[i].timestamp_ms < oldest) {
+            oldest = msgs[i].timestamp_ms;
+        }
+    }
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return oldest == INT64_MAX ? -1
+                               : (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6 -
+                                     (double)oldest;
+}
+
 static int run_batch(struct signer *s, struct slot *sl, struct lca_err *err)
 {
-    double t0, t1;
+    double t0, t1, age = oldest_age_ms(sl->msgs, sl->n);
     int decided;
 
     sl->b.n = 0;
@@ -964,8 +990,9 @@ static int run_batch(struct signer *s, struct slot *sl, struct lca_err *err)
     if (drain(s, err) != LCA_OK) {
         return LCA_FAIL;
     }
-    lca_log(LCA_LOG_DEBUG, "batch decided", "batch=%ld commands=%zu decide_ms=%.1f wait_ms=%.1f",
-            sl->job.number, sl->b.n, t1 - t0, mono_ms() - t1);
+    lca_log(LCA_LOG_DEBUG, "batch decided",
+            "batch=%ld commands=%zu age_ms=%.1f decide_ms=%.1f wait_ms=%.1f", sl->job.number,
+            sl->b.n, age, t1 - t0, mono_ms() - t1);
     if (!decided || s->stale) {
         return commit_sync(s, sl, 0, err);
     }
@@ -1186,10 +1213,44 @@ static long crl_tick_seconds(void)
     return v != NULL && v[0] != '\0' ? strtol(v, NULL, 10) : 60;
 }
 
+/* The periodic progress line, with the memory figures that explain the RSS: the resident
+ * set, and glibc's heap split into bytes in use and bytes free inside the arenas. */
+static void progress_log(const struct signer *s)
+{
+    long rss_pages = -1, ignored;
+    FILE *f = fopen("/proc/self/statm", "r");
+    size_t in_use = 0, heap_free = 0;
+
+    if (f != NULL) {
+        if (fscanf(f, "%ld %ld", &ignored, &rss_pages) != 2) {
+            rss_pages = -1;
+        }
+        fclose(f);
+    }
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+    {
+        struct mallinfo2 mi = mallinfo2();
+        in_use = mi.uordblks + mi.hblkhd;
+        heap_free = mi.fordblks;
+    }
+#endif
+    lca_log(LCA_LOG_INFO, "signer progress",
+            "commands=%llu dead_letters=%llu duplicates=%llu position=%lld certs=%zu "
+            "rss_kb=%ld heap_in_use_kb=%zu heap_free_kb=%zu",
+            (unsigned long long)s->n_commands, (unsigned long long)s->n_dead,
+            (unsigned long long)s->n_dups, (long long)lca_state_position(s->st),
+            lca_state_cert_count(s->st),
+            rss_pages < 0 ? -1 : rss_pages * (sysconf(_SC_PAGESIZE) / 1024), in_use / 1024,
+            heap_free / 1024);
+}
+
 static int open_all(struct signer *s, struct lca_err *err)
 {
     static const char *const base[] = {LCA_KAFKA_TOPIC_ISSUE, LCA_KAFKA_TOPIC_REVOKE,
                                        LCA_KAFKA_TOPIC_ADMIN};
+    /* replies leave at once: the commit thread no longer flushes after each batch (which
+     * sent them without waiting for linger.ms), it counts their acknowledgements instead */
+    static const char *const prod_conf[] = {"linger.ms", "0", NULL};
     const char *suffix = s->o->topic_suffix != NULL ? s->o->topic_suffix : "";
     char names[3][160];
     const char *topics[3];
@@ -1197,8 +1258,17 @@ static int open_all(struct signer *s, struct lca_err *err)
     size_t i;
 
     /* answer within milliseconds when idle: a fetch returns at once when data is there, and
-     * otherwise waits at most 10 ms (librdkafka's default of 500 ms dominated latency) */
-    static const char *const conf[] = {"fetch.wait.max.ms", "10", NULL};
+     * otherwise waits at most 10 ms (librdkafka's default of 500 ms dominated latency).
+     * Bounded read-ahead: librdkafka's defaults prefetch up to 64 MB of a backlog into the
+     * consumer queue (queued.max.messages.kbytes, overshot by up to fetch.max.bytes = 50 MB),
+     * so the signer's RSS grew with the backlog (~0.8 KB, one sign command, per queued
+     * message: 127 MB behind 105,000 commands). A few batches ahead is enough to keep the
+     * deciding thread busy: at most SIGNER_PREFETCH_KB + one fetch of FETCH_MAX_BYTES. */
+    static const char *const conf[] = {"fetch.wait.max.ms", "10",
+                                       "queued.max.messages.kbytes", SIGNER_PREFETCH_KB,
+                                       "queued.min.messages", SIGNER_PREFETCH_MSGS,
+                                       "fetch.max.bytes", SIGNER_FETCH_MAX_BYTES,
+                                       NULL};
 
     if (strlen(suffix) > 64 || strspn(suffix, "abcdefghijklmnopqrstuvwxyz"
                                                "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
@@ -1235,7 +1305,7 @@ static int open_all(struct signer *s, struct lca_err *err)
         forward_topic(s, err) != LCA_OK ||
         (suffix[0] != '\0' &&
          lca_kafka_create_topics(s->o->bootstrap, topics, 3, LCA_KAFKA_PARTITIONS, 30000, err) != LCA_OK) ||
-        lca_kproducer_new(s->o->bootstrap, NULL, &s->prod, err) != LCA_OK ||
+        lca_kproducer_new(s->o->bootstrap, prod_conf, &s->prod, err) != LCA_OK ||
         relay_outbox(s, err) != LCA_OK /* replies a crashed predecessor did not send */ ||
         lca_cpipe_new(s->o->pg_uri, s->o->cluster, s->prod, crash_point, s, &s->pipe, err) !=
             LCA_OK ||
@@ -1315,10 +1385,7 @@ int lca_signer_run(const struct lca_signer_opts *o, struct lca_err *err)
         }
         if (time(NULL) - last_report >= 10) {
             last_report = time(NULL);
-            lca_log(LCA_LOG_INFO, "signer progress",
-                    "commands=%llu dead_letters=%llu duplicates=%llu position=%lld",
-                    (unsigned long long)s->n_commands, (unsigned long long)s->n_dead,
-                    (unsigned long long)s->n_dups, (long long)lca_state_position(s->st));
+            progress_log(s);
         }
     }
     if (run_idle(s, err) != LCA_OK || drain(s, err) != LCA_OK) {

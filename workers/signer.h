@@ -10,9 +10,10 @@
  *      conflicts), its reply (dedupe row) and an outbox row that refers to that reply;
  *   3. hand the batch to the commit thread (workers/commit_pipeline.h), which commits it in
  *      ONE PostgreSQL transaction together with the consumed offsets, then produces the
- *      replies from memory (keyed by correlation id) and waits for Kafka's acknowledgement;
- *      their outbox rows are marked published in the next batch's transaction (or at once
- *      when the signer is idle); the offsets also go to Kafka as a secondary record.
+ *      replies from memory (keyed by correlation id) without waiting for Kafka's
+ *      acknowledgement; once acknowledged, their outbox rows are marked published in a later
+ *      batch's transaction (or at once when the signer is idle, after a flush); the offsets
+ *      also go to Kafka as a secondary record.
  * Steps 1-2 of batch N+1 run while step 3 of batch N runs (depth 1): N+1 is decided on the
  * state that already holds N's effects; if N's commit fails, or finds commands that were
  * recorded before (duplicates: the in-memory state got a second copy), the state is rebuilt

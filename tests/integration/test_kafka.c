@@ -352,6 +352,44 @@ static void test_unknown_topic_delivery_error(void)
     CU_ASSERT_EQUAL(err.cls, LCA_ERR_BAD_INPUT);
 }
 
+/* Counted sends: the counter rises per queued message and returns to 0 once all are
+ * delivered (served by poll); a message that cannot be delivered stays counted and its
+ * failure is reported by the next flush. */
+static void test_counted_delivery(void)
+{
+    const char *conf[] = {"message.timeout.ms", "15000", "linger.ms", "0", NULL};
+    struct lca_kproducer *p = NULL;
+    struct lca_err err;
+    char topic[160], missing[160];
+    size_t outstanding = 0, lost = 0;
+    struct timespec ms = {0, 1000000};
+    double t0;
+    int i;
+
+    need_cluster();
+    make_topic(topic, sizeof(topic), "lca-t-counted", 2);
+    CU_ASSERT_FATAL(OK(lca_kproducer_new(g_bs, conf, &p, &err)) == LCA_OK);
+    for (i = 0; i < 20; i++) {
+        CU_ASSERT_FATAL(OK(lca_kproducer_send_counted(p, topic, "k", 1, "v", 1, NULL, 0,
+                                                      &outstanding, &err)) == LCA_OK);
+    }
+    CU_ASSERT(outstanding > 0 && outstanding <= 20);
+    for (t0 = now_s(); outstanding > 0 && now_s() - t0 < 30; nanosleep(&ms, NULL)) {
+        lca_kproducer_poll(p); /* no flush: the delivery reports alone bring it to 0 */
+    }
+    CU_ASSERT_EQUAL(outstanding, 0);
+    CU_ASSERT_EQUAL(OK(lca_kproducer_flush(p, 1000, &err)), LCA_OK);
+    if (g_mock == NULL) { /* the mock creates topics on produce */
+        lca_kafkatest_unique(missing, sizeof(missing), "lca-t-counted-missing");
+        CU_ASSERT_FATAL(OK(lca_kproducer_send_counted(p, missing, "k", 1, "v", 1, NULL, 0,
+                                                      &lost, &err)) == LCA_OK);
+        CU_ASSERT_EQUAL(lca_kproducer_flush(p, 30000, &err), LCA_FAIL);
+        CU_ASSERT_EQUAL(err.cls, LCA_ERR_BAD_INPUT);
+        CU_ASSERT_EQUAL(lost, 1); /* not delivered: still counted */
+    }
+    lca_kproducer_free(p);
+}
+
 /* A tail reader sees only what is produced after it was created. */
 static void test_tail_reads_only_new(void)
 {
@@ -671,6 +709,7 @@ static void add_cases(CU_pSuite s)
     CU_add_test(s, "seek_to_stored_offsets", test_seek_to_stored_offsets);
     CU_add_test(s, "rebalance_split", test_rebalance_split);
     CU_add_test(s, "unknown_topic_delivery_error", test_unknown_topic_delivery_error);
+    CU_add_test(s, "counted_delivery", test_counted_delivery);
     CU_add_test(s, "tail_reads_only_new", test_tail_reads_only_new);
     CU_add_test(s, "kcat_round_trip", test_kcat_round_trip);
     CU_add_test(s, "submit_cli", test_submit_cli);
