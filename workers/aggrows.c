@@ -1,0 +1,248 @@
+/* aggrows — the aggregator's batched rows (aggrows.h). */
+#include "aggrows.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "pgexec.h"
+
+#define MAX_COLS 6
+
+enum table { T_ISSUERS, T_CERTS, T_REVS, T_CRLS, T_CURSORS, T_OFFSETS, T_COUNT };
+
+#define TEXT LCA_PGEXEC_OID_TEXT
+#define BYTEA LCA_PGEXEC_OID_BYTEA
+#define INT8 LCA_PGEXEC_OID_INT8
+#define INT4 LCA_PGEXEC_OID_INT4
+
+/* One statement per table, in the order they must run (aggrows.h). DISTINCT ON keeps the first
+ * row of a key in the batch's order (WITH ORDINALITY): two rows of one key in one INSERT would
+ * otherwise leave the winner to the plan. */
+static const struct {
+    const char *what;
+    const char *sql;
+    int ncols;
+    uint32_t oids[MAX_COLS];
+} TABLES[T_COUNT] = {
+    [T_ISSUERS] = {"agg_issuers insert",
+                   "INSERT INTO agg_issuers (issuer_id, key_id, certificate, cluster) "
+                   "SELECT DISTINCT ON (u.i) u.i, u.k, u.d, u.c FROM unnest($1::text[], "
+                   "$2::text[], $3::bytea[], $4::text[]) WITH ORDINALITY AS u(i, k, d, c, o) "
+                   "ORDER BY u.i, u.o ON CONFLICT (issuer_id) DO NOTHING",
+                   4,
+                   {TEXT, TEXT, BYTEA, TEXT}},
+    [T_CERTS] = {"agg_certs insert",
+                 "INSERT INTO agg_certs (serial, cluster, issuer_id, not_after, position) "
+                 "SELECT DISTINCT ON (u.s) u.s, u.c, u.i, u.n, u.p FROM unnest($1::text[], "
+                 "$2::text[], $3::text[], $4::int8[], $5::int8[]) WITH ORDINALITY AS "
+                 "u(s, c, i, n, p, o) ORDER BY u.s, u.o ON CONFLICT (serial) DO NOTHING",
+                 5,
+                 {TEXT, TEXT, TEXT, INT8, INT8}},
+    [T_REVS] = {"agg_revocations insert",
+                "WITH ins AS (INSERT INTO agg_revocations (issuer_id, serial, cluster, "
+                "revoked_at, reason, not_after) SELECT DISTINCT ON (u.i, u.s, u.c) u.i, u.s, "
+                "u.c, u.a, u.r, coalesce((SELECT not_after FROM agg_certs WHERE serial = u.s), "
+                "0) FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::int4[]) "
+                "WITH ORDINALITY AS u(i, s, c, a, r, o) ORDER BY u.i, u.s, u.c, u.o "
+                "ON CONFLICT DO NOTHING RETURNING issuer_id), "
+                "n AS (SELECT issuer_id, count(*) AS k FROM ins GROUP BY issuer_id) "
+                "UPDATE agg_issuers SET rev_count = rev_count + n.k FROM n "
+                "WHERE agg_issuers.issuer_id = n.issuer_id",
+                5,
+                {TEXT, TEXT, TEXT, INT8, INT4}},
+    [T_CRLS] = {"agg_cluster_crls upsert",
+                "INSERT INTO agg_cluster_crls AS x (cluster, issuer_id, crl_number, der, "
+                "this_update, next_update) SELECT * FROM unnest($1::text[], $2::text[], "
+                "$3::int8[], $4::bytea[], $5::int8[], $6::int8[]) "
+                "ON CONFLICT (cluster, issuer_id) DO UPDATE SET crl_number = "
+                "EXCLUDED.crl_number, der = EXCLUDED.der, this_update = EXCLUDED.this_update, "
+                "next_update = EXCLUDED.next_update WHERE x.crl_number < EXCLUDED.crl_number",
+                6,
+                {TEXT, TEXT, INT8, BYTEA, INT8, INT8}},
+    [T_CURSORS] = {"agg_clusters upsert",
+                   "INSERT INTO agg_clusters (cluster, position, hash) SELECT * FROM "
+                   "unnest($1::text[], $2::int8[], $3::bytea[]) ON CONFLICT (cluster) DO "
+                   "UPDATE SET position = EXCLUDED.position, hash = EXCLUDED.hash, "
+                   "updated_at = clock_timestamp()",
+                   3,
+                   {TEXT, INT8, BYTEA}},
+    [T_OFFSETS] = {"consumer_offsets upsert",
+                   "INSERT INTO consumer_offsets AS o (group_id, topic, partition, "
+                   "next_offset) SELECT * FROM unnest($1::text[], $2::text[], $3::int4[], "
+                   "$4::int8[]) ON CONFLICT (group_id, topic, partition) DO UPDATE SET "
+                   "next_offset = greatest(o.next_offset, EXCLUDED.next_offset), "
+                   "updated_at = clock_timestamp()",
+                   4,
+                   {TEXT, TEXT, INT4, INT8}},
+};
+
+struct lca_aggrows {
+    struct lca_pgexec_arr col[T_COUNT][MAX_COLS];
+    size_t rows[T_COUNT];
+};
+
+int lca_aggrows_new(struct lca_aggrows **out, struct lca_err *err)
+{
+    struct lca_aggrows *r = calloc(1, sizeof(*r));
+    int t, k;
+
+    if (r == NULL) {
+        return lca_err_set(err, LCA_ERR_FATAL, "oom", "aggregator: out of memory");
+    }
+    for (t = 0; t < T_COUNT; t++) {
+        for (k = 0; k < TABLES[t].ncols; k++) {
+            lca_pgexec_arr_init(&r->col[t][k], TABLES[t].oids[k]);
+        }
+    }
+    *out = r;
+    return LCA_OK;
+}
+
+void lca_aggrows_free(struct lca_aggrows *r)
+{
+    int t, k;
+
+    if (r == NULL) {
+        return;
+    }
+    for (t = 0; t < T_COUNT; t++) {
+        for (k = 0; k < TABLES[t].ncols; k++) {
+            lca_pgexec_arr_cleanup(&r->col[t][k]);
+        }
+    }
+    free(r);
+}
+
+void lca_aggrows_reset(struct lca_aggrows *r)
+{
+    int t, k;
+
+    for (t = 0; t < T_COUNT; t++) {
+        for (k = 0; k < TABLES[t].ncols; k++) {
+            lca_pgexec_arr_reset(&r->col[t][k]);
+        }
+        r->rows[t] = 0;
+    }
+}
+
+void lca_aggrows_add_change(struct lca_aggrows *r, const char *cluster,
+                            const struct lca_fedlog_change *c)
+{
+    struct lca_pgexec_arr *a;
+
+    if (c->duplicate) {
+        return;
+    }
+    switch (c->kind) {
+    case LCA_FEDLOG_ISSUER:
+        a = r->col[T_ISSUERS];
+        lca_pgexec_arr_add_str(&a[0], c->issuer.id);
+        lca_pgexec_arr_add_str(&a[1], c->issuer.key_id);
+        lca_pgexec_arr_add(&a[2], c->issuer.der, c->issuer.der_len);
+        lca_pgexec_arr_add_str(&a[3], cluster);
+        r->rows[T_ISSUERS]++;
+        break;
+    case LCA_FEDLOG_ISSUED:
+        a = r->col[T_CERTS];
+        lca_pgexec_arr_add_str(&a[0], c->view.cert.serial);
+        lca_pgexec_arr_add_str(&a[1], cluster);
+        lca_pgexec_arr_add_str(&a[2], c->view.cert.issuer_id);
+        lca_pgexec_arr_add_int8(&a[3], c->view.cert.not_after);
+        lca_pgexec_arr_add_int8(&a[4], c->view.position);
+        r->rows[T_CERTS]++;
+        break;
+    case LCA_FEDLOG_REVOKED:
+        a = r->col[T_REVS];
+        lca_pgexec_arr_add_str(&a[0], c->revoked_issuer_id);
+        lca_pgexec_arr_add_str(&a[1], c->view.rev.serial);
+        lca_pgexec_arr_add_str(&a[2], cluster);
+        lca_pgexec_arr_add_int8(&a[3], c->view.rev.revoked_at);
+        lca_pgexec_arr_add_int4(&a[4], (int32_t)c->reason);
+        r->rows[T_REVS]++;
+        break;
+    default:
+        break;
+    }
+}
+
+void lca_aggrows_add_cursor(struct lca_aggrows *r, const char *cluster,
+                            const struct lca_fedlog_cursor *cur)
+{
+    struct lca_pgexec_arr *a = r->col[T_CURSORS];
+
+    lca_pgexec_arr_add_str(&a[0], cluster);
+    lca_pgexec_arr_add_int8(&a[1], cur->position);
+    lca_pgexec_arr_add(&a[2], cur->hash, LCA_FEDLOG_HASH_LEN);
+    r->rows[T_CURSORS]++;
+}
+
+void lca_aggrows_add_crl(struct lca_aggrows *r, const char *cluster, const char *issuer_id,
+                         int64_t crl_number, const uint8_t *der, size_t len, int64_t this_update,
+                         int64_t next_update)
+{
+    struct lca_pgexec_arr *a = r->col[T_CRLS];
+
+    lca_pgexec_arr_add_str(&a[0], cluster);
+    lca_pgexec_arr_add_str(&a[1], issuer_id);
+    lca_pgexec_arr_add_int8(&a[2], crl_number);
+    lca_pgexec_arr_add(&a[3], der != NULL ? der : (const uint8_t *)"", len);
+    lca_pgexec_arr_add_int8(&a[4], this_update);
+    lca_pgexec_arr_add_int8(&a[5], next_update);
+    r->rows[T_CRLS]++;
+}
+
+void lca_aggrows_add_offset(struct lca_aggrows *r, const char *group, const char *topic,
+                            int32_t partition, int64_t next_offset)
+{
+    struct lca_pgexec_arr *a = r->col[T_OFFSETS];
+
+    lca_pgexec_arr_add_str(&a[0], group);
+    lca_pgexec_arr_add_str(&a[1], topic);
+    lca_pgexec_arr_add_int4(&a[2], partition);
+    lca_pgexec_arr_add_int8(&a[3], next_offset);
+    r->rows[T_OFFSETS]++;
+}
+
+void lca_aggrows_counts(const struct lca_aggrows *r, struct lca_aggrows_counts *out)
+{
+    out->issuers = r->rows[T_ISSUERS];
+    out->certs = r->rows[T_CERTS];
+    out->revocations = r->rows[T_REVS];
+    out->crls = r->rows[T_CRLS];
+    out->cursors = r->rows[T_CURSORS];
+    out->offsets = r->rows[T_OFFSETS];
+}
+
+static int write_table(struct lca_aggrows *r, struct lca_pgstore *store, int t,
+                       struct lca_err *err)
+{
+    const char *v[MAX_COLS];
+    int lens[MAX_COLS], fmts[MAX_COLS], k;
+
+    for (k = 0; k < TABLES[t].ncols; k++) {
+        struct lca_pgexec_arr *a = &r->col[t][k];
+        if (lca_pgexec_arr_finish(a, err) != LCA_OK) {
+            return LCA_FAIL;
+        }
+        if (a->len > INT32_MAX) {
+            return lca_err_set(err, LCA_ERR_FATAL, "too_large", "aggregator: batch too large");
+        }
+        v[k] = (const char *)a->data;
+        lens[k] = (int)a->len;
+        fmts[k] = 1;
+    }
+    return lca_pgexec_run(store, TABLES[t].what, TABLES[t].sql, TABLES[t].ncols, v, lens, fmts,
+                          NULL, err);
+}
+
+int lca_aggrows_write(struct lca_aggrows *r, struct lca_pgstore *store, struct lca_err *err)
+{
+    int t;
+
+    for (t = 0; t < T_COUNT; t++) {
+        if (r->rows[t] > 0 && write_table(r, store, t, err) != LCA_OK) {
+            return LCA_FAIL;
+        }
+    }
+    return LCA_OK;
+}
