@@ -283,16 +283,23 @@ static void add_offsets(struct agg *a, const struct lca_kmsg *msgs, size_t n)
     }
 }
 
-/* Folds the batch in memory (forwarded revocations are recorded as they come), then writes
- * its rows, cursors, CRLs and offsets with one statement per table (aggrows.h). */
-static int apply_msgs(struct agg *a, const struct lca_kmsg *msgs, size_t n, struct lca_err *err)
+/* Folds the batch in memory. A forwarded revocation is recorded as it comes, inside the batch's
+ * transaction, which is then opened (*begun). */
+static int apply_msgs(struct agg *a, const struct lca_kmsg *msgs, size_t n, int *begun,
+                      struct lca_err *err)
 {
     size_t i;
+    int rc;
 
     for (i = 0; i < n; i++) {
-        int rc = strcmp(msgs[i].topic, LCA_KAFKA_TOPIC_REVOKE_FORWARD) == 0
-                     ? lca_aggfwd_receive(a->fwd, &msgs[i], err)
-                     : fold_msg(a, &msgs[i], err);
+        if (strcmp(msgs[i].topic, LCA_KAFKA_TOPIC_REVOKE_FORWARD) != 0) {
+            rc = fold_msg(a, &msgs[i], err);
+        } else if (!*begun && x(a, "begin", "BEGIN", err) != LCA_OK) {
+            rc = LCA_FAIL;
+        } else {
+            *begun = 1;
+            rc = lca_aggfwd_receive(a->fwd, &msgs[i], err);
+        }
         if (rc != LCA_OK) {
             return LCA_FAIL;
         }
@@ -300,23 +307,49 @@ static int apply_msgs(struct agg *a, const struct lca_kmsg *msgs, size_t n, stru
     add_cursors(a);
     add_crls(a);
     add_offsets(a, msgs, n);
-    return lca_aggrows_write(a->rows, a->store, err);
+    return LCA_OK;
+}
+
+/*
+ * The batch's rows, cursors, CRLs and offsets (aggrows.h) and its COMMIT in one pipeline: one
+ * round trip a batch. The commit does not wait for its WAL flush (synchronous_commit off, for
+ * this transaction only): a server crash may lose the last batches, but always with their
+ * offsets, so they are consumed and folded again. What leaves the database (a unified CRL, a
+ * forward) is committed synchronously afterwards, and that flush covers the WAL before it.
+ */
+static int commit_batch(struct agg *a, int begun, struct lca_err *err)
+{
+    static const struct lca_pgexec_stmt begin = {"begin", "BEGIN", 0, NULL, NULL, NULL},
+                                        async = {"synchronous_commit",
+                                                 "SET LOCAL synchronous_commit = off", 0,
+                                                 NULL, NULL, NULL},
+                                        commit = {"commit", "COMMIT", 0, NULL, NULL, NULL};
+    struct lca_pgexec_stmt st[LCA_AGGROWS_MAX_STMTS + 3];
+    size_t n = 0, k = 0;
+
+    if (!begun) {
+        st[n++] = begin;
+    }
+    st[n++] = async;
+    if (lca_aggrows_stmts(a->rows, st + n, &k, err) != LCA_OK) {
+        return LCA_FAIL;
+    }
+    n += k;
+    st[n++] = commit;
+    return lca_pgexec_pipeline(a->store, st, n, err);
 }
 
 static int try_batch(struct agg *a, const struct lca_kmsg *msgs, size_t n, struct lca_err *err)
 {
     struct lca_err ignored;
     size_t i;
+    int begun = 0;
 
     crls_clear(a);
     lca_aggrows_reset(a->rows);
-    if (x(a, "begin", "BEGIN", err) != LCA_OK) {
-        return LCA_FAIL;
-    }
-    if (apply_msgs(a, msgs, n, err) != LCA_OK ||
-        x(a, "commit", "COMMIT", err) != LCA_OK) {
+    if (apply_msgs(a, msgs, n, &begun, err) != LCA_OK || commit_batch(a, begun, err) != LCA_OK) {
         lca_err_clear(&ignored);
-        (void)x(a, "rollback", "ROLLBACK", &ignored);
+        (void)x(a, "rollback", "ROLLBACK", &ignored); /* a no-op when none is open */
         lca_err_clear(&ignored);
         if (load_cursors(a, &ignored) != LCA_OK) { /* the in-memory cursors moved: undo */
             a->n_cur = 0;

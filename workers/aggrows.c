@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pgexec.h"
 
 #define MAX_COLS 6
 
@@ -79,6 +78,8 @@ static const struct {
 struct lca_aggrows {
     struct lca_pgexec_arr col[T_COUNT][MAX_COLS];
     size_t rows[T_COUNT];
+    const char *v[T_COUNT][MAX_COLS]; /* the statements' parameters (lca_aggrows_stmts) */
+    int lens[T_COUNT][MAX_COLS], fmts[T_COUNT][MAX_COLS];
 };
 
 int lca_aggrows_new(struct lca_aggrows **out, struct lca_err *err)
@@ -213,11 +214,11 @@ void lca_aggrows_counts(const struct lca_aggrows *r, struct lca_aggrows_counts *
     out->offsets = r->rows[T_OFFSETS];
 }
 
-static int write_table(struct lca_aggrows *r, struct lca_pgstore *store, int t,
-                       struct lca_err *err)
+/* Completes table t's arrays and describes its statement in *st. */
+static int table_stmt(struct lca_aggrows *r, int t, struct lca_pgexec_stmt *st,
+                      struct lca_err *err)
 {
-    const char *v[MAX_COLS];
-    int lens[MAX_COLS], fmts[MAX_COLS], k;
+    int k;
 
     for (k = 0; k < TABLES[t].ncols; k++) {
         struct lca_pgexec_arr *a = &r->col[t][k];
@@ -227,22 +228,41 @@ static int write_table(struct lca_aggrows *r, struct lca_pgstore *store, int t,
         if (a->len > INT32_MAX) {
             return lca_err_set(err, LCA_ERR_FATAL, "too_large", "aggregator: batch too large");
         }
-        v[k] = (const char *)a->data;
-        lens[k] = (int)a->len;
-        fmts[k] = 1;
+        r->v[t][k] = (const char *)a->data;
+        r->lens[t][k] = (int)a->len;
+        r->fmts[t][k] = 1;
     }
-    return lca_pgexec_run(store, TABLES[t].what, TABLES[t].sql, TABLES[t].ncols, v, lens, fmts,
-                          NULL, err);
+    st->what = TABLES[t].what;
+    st->sql = TABLES[t].sql;
+    st->n = TABLES[t].ncols;
+    st->v = r->v[t];
+    st->lens = r->lens[t];
+    st->fmts = r->fmts[t];
+    return LCA_OK;
+}
+
+int lca_aggrows_stmts(struct lca_aggrows *r, struct lca_pgexec_stmt out[LCA_AGGROWS_MAX_STMTS],
+                      size_t *n, struct lca_err *err)
+{
+    size_t got = 0;
+    int t;
+
+    for (t = 0; t < T_COUNT; t++) {
+        if (r->rows[t] > 0 && table_stmt(r, t, &out[got++], err) != LCA_OK) {
+            return LCA_FAIL;
+        }
+    }
+    *n = got;
+    return LCA_OK;
 }
 
 int lca_aggrows_write(struct lca_aggrows *r, struct lca_pgstore *store, struct lca_err *err)
 {
-    int t;
+    struct lca_pgexec_stmt st[LCA_AGGROWS_MAX_STMTS];
+    size_t n = 0;
 
-    for (t = 0; t < T_COUNT; t++) {
-        if (r->rows[t] > 0 && write_table(r, store, t, err) != LCA_OK) {
-            return LCA_FAIL;
-        }
+    if (lca_aggrows_stmts(r, st, &n, err) != LCA_OK) {
+        return LCA_FAIL;
     }
-    return LCA_OK;
+    return n > 0 ? lca_pgexec_pipeline(store, st, n, err) : LCA_OK;
 }

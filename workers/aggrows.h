@@ -29,7 +29,10 @@
 
 #include "err.h"
 #include "fedlog.h"
+#include "pgexec.h"
 #include "pgstore.h"
+
+#define LCA_AGGROWS_MAX_STMTS 6 /* one per table */
 
 struct lca_aggrows;
 
@@ -67,9 +70,16 @@ void lca_aggrows_add_offset(struct lca_aggrows *r, const char *group, const char
 
 void lca_aggrows_counts(const struct lca_aggrows *r, struct lca_aggrows_counts *out);
 
-/* Sends the rows (see the file comment) on the store's connection, inside the caller's open
- * transaction; the rows stay until lca_aggrows_reset. Errors: FATAL "oom" (an add failed), the
- * store's classification of PostgreSQL errors (RETRIABLE: roll back and retry the batch). */
+/* The statements that write the rows (see the file comment), in order, one per table that has
+ * rows, for the caller to run (e.g. in one lca_pgexec_pipeline between its BEGIN and COMMIT).
+ * They borrow r's buffers: valid until the next add, reset or free. Errors: FATAL "oom" (an add
+ * failed), FATAL "too_large". */
+int lca_aggrows_stmts(struct lca_aggrows *r, struct lca_pgexec_stmt out[LCA_AGGROWS_MAX_STMTS],
+                      size_t *n, struct lca_err *err) LCA_MUST_USE;
+
+/* Runs those statements in one pipeline inside the caller's open transaction; the rows stay
+ * until lca_aggrows_reset. Errors: lca_aggrows_stmts's, and the store's classification of
+ * PostgreSQL errors (RETRIABLE: roll back and retry the batch). */
 int lca_aggrows_write(struct lca_aggrows *r, struct lca_pgstore *store,
                       struct lca_err *err) LCA_MUST_USE;
 

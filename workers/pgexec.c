@@ -45,6 +45,61 @@ int lca_pgexec_run(struct lca_pgstore *store, const char *what, const char *sql,
     return LCA_OK;
 }
 
+/* ---- pipelines ---- */
+
+/* Reads one statement's results up to its end marker; *first_bad gets the first failure
+ * (kept: the caller clears it), skipping PIPELINE_ABORTED (a consequence, not a cause). */
+static int drain_one(PGconn *c, PGresult **first_bad)
+{
+    PGresult *res;
+    int any = 0;
+
+    while ((res = PQgetResult(c)) != NULL) {
+        ExecStatusType s = PQresultStatus(res);
+        any = 1;
+        if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK && s != PGRES_PIPELINE_ABORTED &&
+            *first_bad == NULL) {
+            *first_bad = res;
+            continue;
+        }
+        PQclear(res);
+    }
+    return any;
+}
+
+int lca_pgexec_pipeline(struct lca_pgstore *store, const struct lca_pgexec_stmt *s, size_t n,
+                        struct lca_err *err)
+{
+    PGconn *c = lca_pgstore_conn(store, err);
+    PGresult *bad = NULL, *res;
+    size_t i, sent = 0, bad_at = 0;
+    int ok;
+
+    if (c == NULL) {
+        return LCA_FAIL;
+    }
+    ok = PQenterPipelineMode(c) == 1;
+    for (; ok && sent < n; sent++) {
+        ok = PQsendQueryParams(c, s[sent].sql, s[sent].n, NULL, s[sent].v, s[sent].lens,
+                               s[sent].fmts, 0) == 1;
+    }
+    ok = ok && PQpipelineSync(c) == 1;
+    for (i = 0; ok && i < sent; i++) {
+        ok = drain_one(c, &bad);
+        bad_at = bad == NULL ? i + 1 : bad_at;
+    }
+    res = ok ? PQgetResult(c) : NULL;
+    ok = ok && PQresultStatus(res) == PGRES_PIPELINE_SYNC;
+    PQclear(res);
+    ok = PQexitPipelineMode(c) == 1 && ok;
+    if (bad != NULL) {
+        (void)lca_pgstore_pg_err(c, bad, bad_at < n ? s[bad_at].what : "pipeline", err);
+        PQclear(bad);
+        return LCA_FAIL;
+    }
+    return ok ? LCA_OK : lca_pgstore_pg_err(c, NULL, "pipeline", err);
+}
+
 /* ---- binary arrays ---- */
 
 static void put_be32(uint8_t *p, uint32_t v)

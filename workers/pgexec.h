@@ -43,6 +43,27 @@ int lca_pgexec_run(struct lca_pgstore *store, const char *what, const char *sql,
                    const char *const *v, const int *lens, const int *fmts, long *rows,
                    struct lca_err *err) LCA_MUST_USE;
 
+/* One statement of a pipeline (parameters as lca_pgexec_query; all borrowed). */
+struct lca_pgexec_stmt {
+    const char *what;         /* names it in errors */
+    const char *sql;
+    int n;                    /* parameters */
+    const char *const *v;
+    const int *lens;          /* may be NULL (all text) */
+    const int *fmts;          /* may be NULL (all text) */
+};
+
+/*
+ * Sends the n statements in one libpq pipeline (one round trip: the server runs them in order)
+ * and reads their results, discarding them. Returns LCA_OK when every one succeeded; else
+ * LCA_FAIL with err naming the first that failed (the server skips the rest of the pipeline).
+ * Transaction control is the caller's: put BEGIN and COMMIT in the list to make it atomic;
+ * after a failure inside such a block the session is in an aborted transaction and needs a
+ * ROLLBACK. Errors are classified as lca_pgexec_query's.
+ */
+int lca_pgexec_pipeline(struct lca_pgstore *store, const struct lca_pgexec_stmt *s, size_t n,
+                        struct lca_err *err) LCA_MUST_USE;
+
 /* A binary array parameter. Fill with _init, _add*, then read data/len after _finish. */
 struct lca_pgexec_arr {
     uint8_t *data;  /* the wire bytes (owned); valid after lca_pgexec_arr_finish */
