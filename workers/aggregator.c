@@ -1,7 +1,6 @@
 /* aggregator — every cluster's events to unified CRLs; forwarded revocations (aggregator.h). */
 #include "aggregator.h"
 
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

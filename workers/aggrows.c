@@ -1,6 +1,7 @@
 /* aggrows — the aggregator's batched rows (aggrows.h). */
 #include "aggrows.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,7 +15,9 @@ enum table { T_ISSUERS, T_CERTS, T_REVS, T_CRLS, T_CURSORS, T_OFFSETS, T_COUNT }
 #define INT8 LCA_PGEXEC_OID_INT8
 #define INT4 LCA_PGEXEC_OID_INT4
 
-/* One statement per table, in the order they must run (aggrows.h). DISTINCT ON keeps the first
+/* One statement per table, in the order they must run (aggrows.h). A revocation's not_after is
+ * sent when its certificate came earlier in the batch (NULL otherwise: then looked up, and
+ * COALESCE skips the lookup when it is sent). DISTINCT ON keeps the first
  * row of a key in the batch's order (WITH ORDINALITY): two rows of one key in one INSERT would
  * otherwise leave the winner to the plan. */
 static const struct {
@@ -40,15 +43,16 @@ static const struct {
     [T_REVS] = {"agg_revocations insert",
                 "WITH ins AS (INSERT INTO agg_revocations (issuer_id, serial, cluster, "
                 "revoked_at, reason, not_after) SELECT DISTINCT ON (u.i, u.s, u.c) u.i, u.s, "
-                "u.c, u.a, u.r, coalesce((SELECT not_after FROM agg_certs WHERE serial = u.s), "
-                "0) FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::int4[]) "
-                "WITH ORDINALITY AS u(i, s, c, a, r, o) ORDER BY u.i, u.s, u.c, u.o "
+                "u.c, u.a, u.r, coalesce(u.n, (SELECT not_after FROM agg_certs WHERE serial = "
+                "u.s), 0) FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], "
+                "$5::int4[], $6::int8[]) WITH ORDINALITY AS u(i, s, c, a, r, n, o) "
+                "ORDER BY u.i, u.s, u.c, u.o "
                 "ON CONFLICT DO NOTHING RETURNING issuer_id), "
                 "n AS (SELECT issuer_id, count(*) AS k FROM ins GROUP BY issuer_id) "
                 "UPDATE agg_issuers SET rev_count = rev_count + n.k FROM n "
                 "WHERE agg_issuers.issuer_id = n.issuer_id",
-                5,
-                {TEXT, TEXT, TEXT, INT8, INT4}},
+                6,
+                {TEXT, TEXT, TEXT, INT8, INT4, INT8}},
     [T_CRLS] = {"agg_cluster_crls upsert",
                 "INSERT INTO agg_cluster_crls AS x (cluster, issuer_id, crl_number, der, "
                 "this_update, next_update) SELECT * FROM unnest($1::text[], $2::text[], "
@@ -75,8 +79,20 @@ static const struct {
                    {TEXT, TEXT, INT4, INT8}},
 };
 
+/* The certificates of the batch by serial (open addressing; an entry is live when its gen is
+ * the batch's), so a revocation needs no lookup when its certificate is an earlier row. */
+struct seen {
+    char serial[LCA_CERTVIEW_SERIAL_LEN];
+    int64_t not_after;
+    uint32_t gen;
+};
+
 struct lca_aggrows {
     struct lca_pgexec_arr col[T_COUNT][MAX_COLS];
+    struct seen *seen;
+    size_t seen_cap, seen_n; /* cap: a power of two, kept at most half full */
+    uint32_t gen;            /* the batch's generation (>= 1) */
+    int failed;              /* an allocation failed: _stmts reports it */
     size_t rows[T_COUNT];
     const char *v[T_COUNT][MAX_COLS]; /* the statements' parameters (lca_aggrows_stmts) */
     int lens[T_COUNT][MAX_COLS], fmts[T_COUNT][MAX_COLS];
@@ -90,6 +106,7 @@ int lca_aggrows_new(struct lca_aggrows **out, struct lca_err *err)
     if (r == NULL) {
         return lca_err_set(err, LCA_ERR_FATAL, "oom", "aggregator: out of memory");
     }
+    r->gen = 1;
     for (t = 0; t < T_COUNT; t++) {
         for (k = 0; k < TABLES[t].ncols; k++) {
             lca_pgexec_arr_init(&r->col[t][k], TABLES[t].oids[k]);
@@ -111,6 +128,7 @@ void lca_aggrows_free(struct lca_aggrows *r)
             lca_pgexec_arr_cleanup(&r->col[t][k]);
         }
     }
+    free(r->seen);
     free(r);
 }
 
@@ -124,12 +142,84 @@ void lca_aggrows_reset(struct lca_aggrows *r)
         }
         r->rows[t] = 0;
     }
+    r->seen_n = 0;
+    r->failed = 0;
+    if (++r->gen == 0) { /* wrapped: forget every entry */
+        memset(r->seen, 0, r->seen_cap * sizeof(*r->seen));
+        r->gen = 1;
+    }
+}
+
+static size_t hash(const char *s)
+{
+    uint64_t h = 1469598103934665603u; /* FNV-1a */
+
+    for (; *s != '\0'; s++) {
+        h = (h ^ (uint8_t)*s) * 1099511628211u;
+    }
+    return (size_t)h;
+}
+
+/* The entry of serial, or the free slot where it would go. */
+static struct seen *seen_slot(const struct lca_aggrows *r, const char *serial)
+{
+    size_t i = hash(serial) & (r->seen_cap - 1);
+
+    while (r->seen[i].gen == r->gen && strcmp(r->seen[i].serial, serial) != 0) {
+        i = (i + 1) & (r->seen_cap - 1);
+    }
+    return &r->seen[i];
+}
+
+static int seen_grow(struct lca_aggrows *r)
+{
+    size_t cap = r->seen_cap ? r->seen_cap * 2 : 1024, i, old_cap = r->seen_cap;
+    struct seen *old = r->seen, *n = calloc(cap, sizeof(*n));
+
+    if (n == NULL) {
+        return LCA_FAIL;
+    }
+    r->seen = n;
+    r->seen_cap = cap;
+    for (i = 0; i < old_cap; i++) {
+        if (old[i].gen == r->gen) {
+            *seen_slot(r, old[i].serial) = old[i];
+        }
+    }
+    free(old);
+    return LCA_OK;
+}
+
+/* Remembers the first certificate of a serial in the batch. */
+static void seen_put(struct lca_aggrows *r, const char *serial, int64_t not_after)
+{
+    struct seen *e;
+
+    if (2 * (r->seen_n + 1) > r->seen_cap && seen_grow(r) != LCA_OK) {
+        r->failed = 1;
+        return;
+    }
+    e = seen_slot(r, serial);
+    if (e->gen != r->gen) {
+        snprintf(e->serial, sizeof(e->serial), "%s", serial);
+        e->not_after = not_after;
+        e->gen = r->gen;
+        r->seen_n++;
+    }
+}
+
+static const struct seen *seen_get(const struct lca_aggrows *r, const char *serial)
+{
+    const struct seen *e = r->seen_cap > 0 ? seen_slot(r, serial) : NULL;
+
+    return e != NULL && e->gen == r->gen ? e : NULL;
 }
 
 void lca_aggrows_add_change(struct lca_aggrows *r, const char *cluster,
                             const struct lca_fedlog_change *c)
 {
     struct lca_pgexec_arr *a;
+    const struct seen *e;
 
     if (c->duplicate) {
         return;
@@ -150,6 +240,7 @@ void lca_aggrows_add_change(struct lca_aggrows *r, const char *cluster,
         lca_pgexec_arr_add_str(&a[2], c->view.cert.issuer_id);
         lca_pgexec_arr_add_int8(&a[3], c->view.cert.not_after);
         lca_pgexec_arr_add_int8(&a[4], c->view.position);
+        seen_put(r, c->view.cert.serial, c->view.cert.not_after);
         r->rows[T_CERTS]++;
         break;
     case LCA_FEDLOG_REVOKED:
@@ -159,6 +250,11 @@ void lca_aggrows_add_change(struct lca_aggrows *r, const char *cluster,
         lca_pgexec_arr_add_str(&a[2], cluster);
         lca_pgexec_arr_add_int8(&a[3], c->view.rev.revoked_at);
         lca_pgexec_arr_add_int4(&a[4], (int32_t)c->reason);
+        if ((e = seen_get(r, c->view.rev.serial)) != NULL) {
+            lca_pgexec_arr_add_int8(&a[5], e->not_after);
+        } else {
+            lca_pgexec_arr_add(&a[5], NULL, 0);
+        }
         r->rows[T_REVS]++;
         break;
     default:
@@ -247,6 +343,9 @@ int lca_aggrows_stmts(struct lca_aggrows *r, struct lca_pgexec_stmt out[LCA_AGGR
     size_t got = 0;
     int t;
 
+    if (r->failed) {
+        return lca_err_set(err, LCA_ERR_FATAL, "oom", "aggregator: out of memory");
+    }
     for (t = 0; t < T_COUNT; t++) {
         if (r->rows[t] > 0 && table_stmt(r, t, &out[got++], err) != LCA_OK) {
             return LCA_FAIL;

@@ -8,7 +8,8 @@
  * seen twice keep their first row; one batch spanning several clusters moves each cluster's
  * cursor; a later batch re-revoking a stored serial counts nothing; a cluster CRL with a lower
  * number never replaces a higher one; stored offsets never move back; a failing statement
- * rolls back the whole batch (earlier statements of the pipeline included) and names itself.
+ * rolls back the whole batch (earlier statements of the pipeline included) and names itself;
+ * batches of 1,500 certificates and their revocations (the in-batch serial table grows).
  */
 #include <CUnit/Basic.h>
 #include <stdio.h>
@@ -246,6 +247,29 @@ static void test_failure_rolls_back(void)
     fix_close(&f);
 }
 
+/* More certificates than the batch's serial table starts with: each revocation still gets its
+ * own certificate's not_after, and so does the next batch's. */
+static void test_large_batch(void)
+{
+    struct fix f;
+    struct lca_err err;
+    char serial[64];
+    int i, b;
+
+    fix_open(&f);
+    for (b = 0; b < 2; b++) {
+        for (i = 0; i < 1500; i++) {
+            snprintf(serial, sizeof(serial), "03:%02x:%02x:%02x", b, i >> 8, i & 0xff);
+            cert(&f, "dc1", serial, 100000 + b * 10000 + i);
+            revoke(&f, "dc1", serial, 1);
+        }
+        CU_ASSERT_EQUAL(write_batch(&f, &err), LCA_OK);
+    }
+    CU_ASSERT_EQUAL(val(&f, "SELECT count(*) FROM agg_revocations r JOIN agg_certs c USING "
+                            "(serial) WHERE r.not_after = c.not_after"), 3000);
+    fix_close(&f);
+}
+
 int main(void)
 {
     CU_pSuite s;
@@ -262,6 +286,8 @@ int main(void)
                 test_one_batch);
     CU_add_test(s, "a later batch: stored revocations, older CRLs and offsets", test_later_batch);
     CU_add_test(s, "a failing statement rolls back the whole batch", test_failure_rolls_back);
+    CU_add_test(s, "large batches: every revocation gets its certificate's not_after",
+                test_large_batch);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
