@@ -9,8 +9,9 @@
  *   1. agg_issuers        (IssuerCreated; the first row of an issuer wins, as ON CONFLICT DO
  *                          NOTHING kept the first cluster seen)
  *   2. agg_certs          (CertificateIssued; the first row of a serial wins)
- *   3. agg_revocations    (CertificateRevoked; not_after from agg_certs, which now holds the
- *                          certificates of this batch too, else 0), and agg_issuers.rev_count
+ *   3. agg_revocations    (CertificateRevoked; not_after from the certificate's row when it
+ *                          came earlier in the batch, else from agg_certs, which now holds the
+ *                          batch's certificates too, else 0), and agg_issuers.rev_count
  *                          raised by the revocations actually inserted (a revocation already
  *                          stored, or twice in the batch, counts once)
  *   4. agg_cluster_crls   (the latest CRL per cluster and issuer; an older number never
