@@ -13,6 +13,7 @@
 #include "command.h"
 #include "json.h"
 #include "log.h"
+#include "pgexec.h"
 
 struct lca_aggfwd {
     struct lca_pgstore *store;
@@ -48,42 +49,40 @@ uint64_t lca_aggfwd_received(const struct lca_aggfwd *a)
     return a != NULL ? a->forwards : 0;
 }
 
-static PGresult *q(struct lca_aggfwd *a, const char *what, const char *sql, int n,
-                   const char *const *v, const int *lens, const int *fmts, struct lca_err *err)
-{
-    PGconn *c = lca_pgstore_conn(a->store, err);
-    PGresult *res;
-    ExecStatusType s;
+/* Its statements. */
+static const char SQL_INSERT[] =
+    "INSERT INTO agg_forwards (command_id, serial, command, from_cluster, state, "
+    "horizon) VALUES ($1::uuid, $2, $3::bytea, $4, 'pending', $5) "
+    "ON CONFLICT (command_id) DO NOTHING";
 
-    if (c == NULL) {
-        return NULL;
-    }
-    res = PQexecParams(c, sql, n, NULL, v, lens, fmts, 0);
-    s = PQresultStatus(res);
-    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
-        (void)lca_pgstore_pg_err(c, res, what, err);
-        PQclear(res);
-        return NULL;
-    }
-    return res;
-}
+static const char SQL_OFFSET[] =
+    "SELECT coalesce(max(next_offset), 0) FROM consumer_offsets WHERE group_id = $1 "
+    "AND topic = $2 AND partition = 0";
 
-static int x(struct lca_aggfwd *a, const char *what, const char *sql, int n,
-             const char *const *v, const int *lens, const int *fmts, long *rows,
-             struct lca_err *err)
-{
-    PGresult *res = q(a, what, sql, n, v, lens, fmts, err);
+static const char SQL_PENDING[] =
+    "SELECT f.command_id, f.horizon, c.cluster FROM agg_forwards f LEFT JOIN "
+    "agg_certs c ON c.serial = f.serial WHERE f.state = 'pending'";
 
-    if (res == NULL) {
-        return LCA_FAIL;
-    }
-    if (rows != NULL) {
-        *rows = strtol(PQcmdTuples(res), NULL, 10);
-    }
-    PQclear(res);
-    return LCA_OK;
-}
+static const char SQL_OWNER[] =
+    "UPDATE agg_forwards SET state = 'forward', owner = $2 WHERE command_id = "
+    "$1::uuid AND state = 'pending'";
 
+static const char SQL_REJECT[] =
+    "UPDATE agg_forwards SET state = 'reject' WHERE command_id = $1::uuid AND "
+    "state = 'pending'";
+
+static const char SQL_OPEN[] =
+    "SELECT command_id, state, coalesce(owner, ''), command, from_cluster FROM "
+    "agg_forwards WHERE state IN ('forward', 'reject') ORDER BY received_at";
+
+static const char SQL_DONE[] =
+    "UPDATE agg_forwards SET state = CASE state WHEN 'forward' THEN 'forwarded' ELSE "
+    "'rejected' END, command = '\\x'::bytea, done_at = clock_timestamp() WHERE "
+    "command_id = $1::uuid AND state IN ('forward', 'reject')";
+
+static const char SQL_COUNT[] =
+    "SELECT count(*) FROM agg_forwards WHERE state IN ('pending', 'forward', "
+    "'reject')";
 
 struct horizon {
     struct lca_aggfwd *a;
@@ -179,11 +178,8 @@ int lca_aggfwd_receive(struct lca_aggfwd *a, const struct lca_kmsg *m, struct lc
         const char *v[5] = {cmd->command_id, serial, (const char *)m->value, from, h.buf};
         int lens[5] = {0, 0, (int)m->len, 0, 0}, fmts[5] = {0, 0, 1, 0, 0};
         long rows = 0;
-        rc = x(a, "agg_forwards insert",
-               "INSERT INTO agg_forwards (command_id, serial, command, from_cluster, state, "
-               "horizon) VALUES ($1::uuid, $2, $3::bytea, $4, 'pending', $5) "
-               "ON CONFLICT (command_id) DO NOTHING",
-               5, v, lens, fmts, &rows, err);
+        rc = lca_pgexec_run(a->store, "agg_forwards insert", SQL_INSERT,
+                            5, v, lens, fmts, &rows, err);
         a->forwards += (uint64_t)rows;
         lca_log(LCA_LOG_INFO, rows ? "forwarded revocation received" : "forward already known",
                 "command_id=%s from=%s", cmd->command_id, from);
@@ -210,10 +206,8 @@ static int caught_up(struct lca_aggfwd *a, const char *horizon, struct lca_err *
         *eq = '\0';
         v[0] = a->group;
         v[1] = item;
-        res = q(a, "consumer_offsets read",
-                "SELECT coalesce(max(next_offset), 0) FROM consumer_offsets WHERE group_id = $1 "
-                "AND topic = $2 AND partition = 0",
-                2, v, NULL, NULL, err);
+        res = lca_pgexec_query(a->store, "consumer_offsets read", SQL_OFFSET,
+                               2, v, NULL, NULL, err);
         if (res == NULL) {
             return -1;
         }
@@ -226,10 +220,8 @@ static int caught_up(struct lca_aggfwd *a, const char *horizon, struct lca_err *
 /* pending -> forward (a cluster issued it) or reject (none did, and we are caught up). */
 int lca_aggfwd_resolve(struct lca_aggfwd *a, struct lca_err *err)
 {
-    PGresult *res = q(a, "agg_forwards pending",
-                      "SELECT f.command_id, f.horizon, c.cluster FROM agg_forwards f LEFT JOIN "
-                      "agg_certs c ON c.serial = f.serial WHERE f.state = 'pending'",
-                      0, NULL, NULL, NULL, err);
+    PGresult *res = lca_pgexec_query(a->store, "agg_forwards pending", SQL_PENDING,
+                                     0, NULL, NULL, NULL, err);
     int r, rc = LCA_OK;
 
     if (res == NULL) {
@@ -239,17 +231,13 @@ int lca_aggfwd_resolve(struct lca_aggfwd *a, struct lca_err *err)
         const char *v[2] = {PQgetvalue(res, r, 0), PQgetvalue(res, r, 2)};
         int up;
         if (!PQgetisnull(res, r, 2)) {
-            rc = x(a, "agg_forwards owner",
-                   "UPDATE agg_forwards SET state = 'forward', owner = $2 WHERE command_id = "
-                   "$1::uuid AND state = 'pending'",
-                   2, v, NULL, NULL, NULL, err);
+            rc = lca_pgexec_run(a->store, "agg_forwards owner", SQL_OWNER,
+                                2, v, NULL, NULL, NULL, err);
         } else if ((up = caught_up(a, PQgetvalue(res, r, 1), err)) < 0) {
             rc = LCA_FAIL;
         } else if (up) {
-            rc = x(a, "agg_forwards reject",
-                   "UPDATE agg_forwards SET state = 'reject' WHERE command_id = $1::uuid AND "
-                   "state = 'pending'",
-                   1, v, NULL, NULL, NULL, err);
+            rc = lca_pgexec_run(a->store, "agg_forwards reject", SQL_REJECT,
+                                1, v, NULL, NULL, NULL, err);
         }
     }
     PQclear(res);
@@ -311,10 +299,8 @@ out:
  * command bytes, which carry the client's token. */
 int lca_aggfwd_send(struct lca_aggfwd *a, struct lca_err *err)
 {
-    PGresult *res = q(a, "agg_forwards open",
-                      "SELECT command_id, state, coalesce(owner, ''), command, from_cluster FROM "
-                      "agg_forwards WHERE state IN ('forward', 'reject') ORDER BY received_at",
-                      0, NULL, NULL, NULL, err);
+    PGresult *res = lca_pgexec_query(a->store, "agg_forwards open", SQL_OPEN,
+                                     0, NULL, NULL, NULL, err);
     int r, rc = LCA_OK;
 
     if (res == NULL) {
@@ -328,11 +314,7 @@ int lca_aggfwd_send(struct lca_aggfwd *a, struct lca_err *err)
     }
     for (r = 0; rc == LCA_OK && r < PQntuples(res); r++) {
         const char *v[1] = {PQgetvalue(res, r, 0)};
-        rc = x(a, "agg_forwards done",
-               "UPDATE agg_forwards SET state = CASE state WHEN 'forward' THEN 'forwarded' ELSE "
-               "'rejected' END, command = '\\x'::bytea, done_at = clock_timestamp() WHERE "
-               "command_id = $1::uuid AND state IN ('forward', 'reject')",
-               1, v, NULL, NULL, NULL, err);
+        rc = lca_pgexec_run(a->store, "agg_forwards done", SQL_DONE, 1, v, NULL, NULL, NULL, err);
         lca_log(LCA_LOG_INFO, "forwarded revocation sent", "command_id=%s state=%s owner=%s",
                 v[0], PQgetvalue(res, r, 1), PQgetvalue(res, r, 2));
     }
@@ -342,10 +324,8 @@ int lca_aggfwd_send(struct lca_aggfwd *a, struct lca_err *err)
 
 int lca_aggfwd_open(struct lca_aggfwd *a, long *n, struct lca_err *err)
 {
-    PGresult *res = q(a, "agg_forwards count",
-                      "SELECT count(*) FROM agg_forwards WHERE state IN ('pending', 'forward', "
-                      "'reject')",
-                      0, NULL, NULL, NULL, err);
+    PGresult *res = lca_pgexec_query(a->store, "agg_forwards count", SQL_COUNT,
+                                     0, NULL, NULL, NULL, err);
 
     if (res == NULL) {
         return LCA_FAIL;

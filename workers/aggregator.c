@@ -1,7 +1,6 @@
 /* aggregator — every cluster's events to unified CRLs; forwarded revocations (aggregator.h). */
 #include "aggregator.h"
 
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,12 +11,14 @@
 
 #include "aggcrl.h"
 #include "aggfwd.h"
+#include "aggrows.h"
 #include "command.h"
 #include "fedlog.h"
 #include "json.h"
 #include "kafka.h"
 #include "log.h"
 #include "osslenv.h"
+#include "pgexec.h"
 #include "pgstore.h"
 
 #define MAX_CLUSTERS 256
@@ -46,6 +47,7 @@ struct agg {
     struct lca_kconsumer *cons;
     struct lca_kproducer *prod;
     struct lca_aggfwd *fwd;
+    struct lca_aggrows *rows; /* the batch's rows, written at its end */
     struct cursor cur[MAX_CLUSTERS];
     size_t n_cur;
     struct pend_crl *crls;
@@ -55,45 +57,14 @@ struct agg {
 
 /* ---- SQL helpers ---- */
 
-static PGresult *q(struct agg *a, const char *what, const char *sql, int n,
-                   const char *const *v, const int *lens, const int *fmts, struct lca_err *err)
+static PGresult *q(struct agg *a, const char *what, const char *sql, struct lca_err *err)
 {
-    PGconn *c = lca_pgstore_conn(a->store, err);
-    PGresult *res;
-    ExecStatusType s;
-
-    if (c == NULL) {
-        return NULL;
-    }
-    res = PQexecParams(c, sql, n, NULL, v, lens, fmts, 0);
-    s = PQresultStatus(res);
-    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
-        (void)lca_pgstore_pg_err(c, res, what, err);
-        PQclear(res);
-        return NULL;
-    }
-    return res;
+    return lca_pgexec_query(a->store, what, sql, 0, NULL, NULL, NULL, err);
 }
 
-/* Runs a statement; *rows (may be NULL) gets the number of rows it touched. */
-static int x(struct agg *a, const char *what, const char *sql, int n, const char *const *v,
-             const int *lens, const int *fmts, long *rows, struct lca_err *err)
+static int x(struct agg *a, const char *what, const char *sql, struct lca_err *err)
 {
-    PGresult *res = q(a, what, sql, n, v, lens, fmts, err);
-
-    if (res == NULL) {
-        return LCA_FAIL;
-    }
-    if (rows != NULL) {
-        *rows = strtol(PQcmdTuples(res), NULL, 10);
-    }
-    PQclear(res);
-    return LCA_OK;
-}
-
-static void i64(char buf[24], int64_t v)
-{
-    snprintf(buf, 24, "%" PRId64, v);
+    return lca_pgexec_run(a->store, what, sql, 0, NULL, NULL, NULL, NULL, err);
 }
 
 /* ---- cursors ---- */
@@ -105,9 +76,9 @@ static int hexval(char c)
 
 static int load_cursors(struct agg *a, struct lca_err *err)
 {
-    PGresult *res = q(a, "agg_clusters read",
-                      "SELECT cluster, position, encode(hash, 'hex') FROM agg_clusters", 0, NULL,
-                      NULL, NULL, err);
+    PGresult *res =
+        q(a, "agg_clusters read", "SELECT cluster, position, encode(hash, 'hex') FROM agg_clusters",
+          err);
     int r;
     size_t i;
 
@@ -149,27 +120,16 @@ static struct cursor *cursor_of(struct agg *a, const char *cluster, struct lca_e
     return &a->cur[a->n_cur++];
 }
 
-static int flush_cursors(struct agg *a, struct lca_err *err)
+/* The cursors that moved in this batch: one row each. */
+static void add_cursors(struct agg *a)
 {
     size_t i;
 
     for (i = 0; i < a->n_cur; i++) {
-        char pos[24];
-        const char *v[3] = {a->cur[i].cluster, pos, (const char *)a->cur[i].c.hash};
-        int lens[3] = {0, 0, LCA_FEDLOG_HASH_LEN}, fmts[3] = {0, 0, 1};
-        if (!a->cur[i].dirty) {
-            continue;
-        }
-        i64(pos, a->cur[i].c.position);
-        if (x(a, "agg_clusters upsert",
-              "INSERT INTO agg_clusters (cluster, position, hash) VALUES ($1, $2::bigint, "
-              "$3::bytea) ON CONFLICT (cluster) DO UPDATE SET position = EXCLUDED.position, "
-              "hash = EXCLUDED.hash, updated_at = clock_timestamp()",
-              3, v, lens, fmts, NULL, err) != LCA_OK) {
-            return LCA_FAIL;
+        if (a->cur[i].dirty) {
+            lca_aggrows_add_cursor(a->rows, a->cur[i].cluster, &a->cur[i].c);
         }
     }
-    return LCA_OK;
 }
 
 static void cursors_clean(struct agg *a)
@@ -233,96 +193,28 @@ static int remember_crl(struct agg *a, const char *cluster, const struct lca_fed
     return LCA_OK;
 }
 
-static int flush_crls(struct agg *a, struct lca_err *err)
+/* The latest CRL of each (cluster, issuer) of the batch: one row each. */
+static void add_crls(struct agg *a)
 {
     size_t i;
 
     for (i = 0; i < a->n_crls; i++) {
         struct pend_crl *p = &a->crls[i];
-        char num[24], tu[24], nu[24];
-        const char *v[6] = {p->cluster, p->issuer_id, num, (const char *)p->der, tu, nu};
-        int lens[6] = {0, 0, 0, (int)p->len, 0, 0}, fmts[6] = {0, 0, 0, 1, 0, 0};
-        i64(num, p->number);
-        i64(tu, p->this_update);
-        i64(nu, p->next_update);
-        if (x(a, "agg_cluster_crls upsert",
-              "INSERT INTO agg_cluster_crls (cluster, issuer_id, crl_number, der, this_update, "
-              "next_update) VALUES ($1, $2, $3::bigint, $4::bytea, $5::bigint, $6::bigint) "
-              "ON CONFLICT (cluster, issuer_id) DO UPDATE SET crl_number = EXCLUDED.crl_number, "
-              "der = EXCLUDED.der, this_update = EXCLUDED.this_update, next_update = "
-              "EXCLUDED.next_update WHERE agg_cluster_crls.crl_number < EXCLUDED.crl_number",
-              6, v, lens, fmts, NULL, err) != LCA_OK) {
-            return LCA_FAIL;
-        }
+        lca_aggrows_add_crl(a->rows, p->cluster, p->issuer_id, p->number, p->der, p->len,
+                            p->this_update, p->next_update);
     }
-    return LCA_OK;
 }
 
 /* ---- the fold's rows ---- */
 
-static int put_issuer(struct agg *a, const char *cluster, const struct lca_fedlog_change *c,
-                      struct lca_err *err)
-{
-    const char *v[4] = {c->issuer.id, c->issuer.key_id, (const char *)c->issuer.der, cluster};
-    int lens[4] = {0, 0, (int)c->issuer.der_len, 0}, fmts[4] = {0, 0, 1, 0};
-
-    return x(a, "agg_issuers insert",
-             "INSERT INTO agg_issuers (issuer_id, key_id, certificate, cluster) VALUES ($1, $2, "
-             "$3::bytea, $4) ON CONFLICT (issuer_id) DO NOTHING",
-             4, v, lens, fmts, NULL, err);
-}
-
-static int put_cert(struct agg *a, const char *cluster, const struct lca_fedlog_change *c,
-                    struct lca_err *err)
-{
-    char na[24], pos[24];
-    const char *v[5] = {c->view.cert.serial, cluster, c->view.cert.issuer_id, na, pos};
-
-    i64(na, c->view.cert.not_after);
-    i64(pos, c->view.position);
-    return x(a, "agg_certs insert",
-             "INSERT INTO agg_certs (serial, cluster, issuer_id, not_after, position) VALUES "
-             "($1, $2, $3, $4::bigint, $5::bigint) ON CONFLICT (serial) DO NOTHING",
-             5, v, NULL, NULL, NULL, err);
-}
-
-static int put_revocation(struct agg *a, const char *cluster, const struct lca_fedlog_change *c,
-                          struct lca_err *err)
-{
-    char at[24], reason[24];
-    const char *v[5] = {c->revoked_issuer_id, c->view.rev.serial, cluster, at, reason};
-    long rows = 0;
-
-    i64(at, c->view.rev.revoked_at);
-    i64(reason, c->reason);
-    if (x(a, "agg_revocations insert",
-          "INSERT INTO agg_revocations (issuer_id, serial, cluster, revoked_at, reason, "
-          "not_after) VALUES ($1, $2, $3, $4::bigint, $5::int, coalesce((SELECT not_after FROM "
-          "agg_certs WHERE serial = $2), 0)) ON CONFLICT DO NOTHING",
-          5, v, NULL, NULL, &rows, err) != LCA_OK) {
-        return LCA_FAIL;
-    }
-    return rows == 0 ? LCA_OK
-                     : x(a, "agg_issuers count",
-                         "UPDATE agg_issuers SET rev_count = rev_count + 1 WHERE issuer_id = $1",
-                         1, v, NULL, NULL, NULL, err);
-}
-
 static int put_change(struct agg *a, const char *cluster, const struct lca_fedlog_change *c,
                       struct lca_err *err)
 {
-    switch (c->kind) {
-    case LCA_FEDLOG_ISSUER:
-        return put_issuer(a, cluster, c, err);
-    case LCA_FEDLOG_ISSUED:
-        return put_cert(a, cluster, c, err);
-    case LCA_FEDLOG_REVOKED:
-        return put_revocation(a, cluster, c, err);
-    case LCA_FEDLOG_CRL:
+    if (c->kind == LCA_FEDLOG_CRL) {
         return remember_crl(a, cluster, c, err);
-    default:
-        return LCA_OK;
     }
+    lca_aggrows_add_change(a->rows, cluster, c); /* copied: c borrows from the event */
+    return LCA_OK;
 }
 
 /* One relayed event. Refused messages (undecodable, misrouted, gap, broken chain, bad hash)
@@ -379,60 +271,84 @@ out:
 
 /* ---- batches ---- */
 
-static int store_offsets(struct agg *a, const struct lca_kmsg *msgs, size_t n,
-                         struct lca_err *err)
+static void add_offsets(struct agg *a, const struct lca_kmsg *msgs, size_t n)
 {
     struct lca_ktp offs[MAX_CLUSTERS + 16];
     size_t i, no = lca_kafka_next_offsets(msgs, n, offs, MAX_CLUSTERS + 16);
 
     for (i = 0; i < no; i++) {
-        char part[24], next[24];
-        const char *v[4] = {a->group, offs[i].topic, part, next};
-        i64(part, offs[i].partition);
-        i64(next, offs[i].offset);
-        if (x(a, "consumer_offsets upsert",
-              "INSERT INTO consumer_offsets (group_id, topic, partition, next_offset) VALUES "
-              "($1, $2, $3::int, $4::bigint) ON CONFLICT (group_id, topic, partition) DO UPDATE "
-              "SET next_offset = greatest(consumer_offsets.next_offset, EXCLUDED.next_offset), "
-              "updated_at = clock_timestamp()",
-              4, v, NULL, NULL, NULL, err) != LCA_OK) {
-            return LCA_FAIL;
-        }
+        lca_aggrows_add_offset(a->rows, a->group, offs[i].topic, offs[i].partition,
+                               offs[i].offset);
     }
-    return LCA_OK;
 }
 
-static int apply_msgs(struct agg *a, const struct lca_kmsg *msgs, size_t n, struct lca_err *err)
+/* Folds the batch in memory. A forwarded revocation is recorded as it comes, inside the batch's
+ * transaction, which is then opened (*begun). */
+static int apply_msgs(struct agg *a, const struct lca_kmsg *msgs, size_t n, int *begun,
+                      struct lca_err *err)
 {
     size_t i;
+    int rc;
 
     for (i = 0; i < n; i++) {
-        int rc = strcmp(msgs[i].topic, LCA_KAFKA_TOPIC_REVOKE_FORWARD) == 0
-                     ? lca_aggfwd_receive(a->fwd, &msgs[i], err)
-                     : fold_msg(a, &msgs[i], err);
+        if (strcmp(msgs[i].topic, LCA_KAFKA_TOPIC_REVOKE_FORWARD) != 0) {
+            rc = fold_msg(a, &msgs[i], err);
+        } else if (!*begun && x(a, "begin", "BEGIN", err) != LCA_OK) {
+            rc = LCA_FAIL;
+        } else {
+            *begun = 1;
+            rc = lca_aggfwd_receive(a->fwd, &msgs[i], err);
+        }
         if (rc != LCA_OK) {
             return LCA_FAIL;
         }
     }
-    return flush_cursors(a, err) == LCA_OK && flush_crls(a, err) == LCA_OK &&
-                   store_offsets(a, msgs, n, err) == LCA_OK
-               ? LCA_OK
-               : LCA_FAIL;
+    add_cursors(a);
+    add_crls(a);
+    add_offsets(a, msgs, n);
+    return LCA_OK;
+}
+
+/*
+ * The batch's rows, cursors, CRLs and offsets (aggrows.h) and its COMMIT in one pipeline: one
+ * round trip a batch. The commit does not wait for its WAL flush (synchronous_commit off, for
+ * this transaction only): a server crash may lose the last batches, but always with their
+ * offsets, so they are consumed and folded again. What leaves the database (a unified CRL, a
+ * forward) is committed synchronously afterwards, and that flush covers the WAL before it.
+ */
+static int commit_batch(struct agg *a, int begun, struct lca_err *err)
+{
+    static const struct lca_pgexec_stmt begin = {"begin", "BEGIN", 0, NULL, NULL, NULL},
+                                        async = {"synchronous_commit",
+                                                 "SET LOCAL synchronous_commit = off", 0,
+                                                 NULL, NULL, NULL},
+                                        commit = {"commit", "COMMIT", 0, NULL, NULL, NULL};
+    struct lca_pgexec_stmt st[LCA_AGGROWS_MAX_STMTS + 3];
+    size_t n = 0, k = 0;
+
+    if (!begun) {
+        st[n++] = begin;
+    }
+    st[n++] = async;
+    if (lca_aggrows_stmts(a->rows, st + n, &k, err) != LCA_OK) {
+        return LCA_FAIL;
+    }
+    n += k;
+    st[n++] = commit;
+    return lca_pgexec_pipeline(a->store, st, n, err);
 }
 
 static int try_batch(struct agg *a, const struct lca_kmsg *msgs, size_t n, struct lca_err *err)
 {
     struct lca_err ignored;
     size_t i;
+    int begun = 0;
 
     crls_clear(a);
-    if (x(a, "begin", "BEGIN", 0, NULL, NULL, NULL, NULL, err) != LCA_OK) {
-        return LCA_FAIL;
-    }
-    if (apply_msgs(a, msgs, n, err) != LCA_OK ||
-        x(a, "commit", "COMMIT", 0, NULL, NULL, NULL, NULL, err) != LCA_OK) {
+    lca_aggrows_reset(a->rows);
+    if (apply_msgs(a, msgs, n, &begun, err) != LCA_OK || commit_batch(a, begun, err) != LCA_OK) {
         lca_err_clear(&ignored);
-        (void)x(a, "rollback", "ROLLBACK", 0, NULL, NULL, NULL, NULL, &ignored);
+        (void)x(a, "rollback", "ROLLBACK", &ignored); /* a no-op when none is open */
         lca_err_clear(&ignored);
         if (load_cursors(a, &ignored) != LCA_OK) { /* the in-memory cursors moved: undo */
             a->n_cur = 0;
@@ -576,6 +492,7 @@ static int open_all(struct agg *a, struct lca_err *err)
     }
     if (lca_osslenv_load_kek(a->o->kek_file, a->kek, err) != LCA_OK ||
         lca_pgstore_open(a->o->pg_uri, "aggregator", &a->store, err) != LCA_OK ||
+        lca_aggrows_new(&a->rows, err) != LCA_OK ||
         load_cursors(a, err) != LCA_OK ||
         lca_aggcrl_new(a->store, a->kek, a->o->crl_dir, a->o->url_base, 0, &a->crl, err) !=
             LCA_OK ||
@@ -686,6 +603,7 @@ int lca_aggregator_run(const struct lca_aggregator_opts *o, struct lca_err *err)
     }
     lca_kconsumer_free(a->cons);
     lca_aggfwd_free(a->fwd);
+    lca_aggrows_free(a->rows);
     lca_kproducer_free(a->prod);
     lca_aggcrl_free(a->crl);
     lca_pgstore_free(a->store);

@@ -7,7 +7,9 @@
  * or an explicit list) and ledgerca.revoke-forward, as consumer group `group`. Per batch of
  * messages, ONE transaction in the aggregator's database holds the fold's results and the
  * consumed offsets (consumer_offsets); on partition assignment the consumer seeks to the offsets
- * stored there, so a crash anywhere converges after a restart to the same tables.
+ * stored there, so a crash anywhere converges after a restart to the same tables. The batch is
+ * folded in memory and its rows written with one statement per table in one pipeline with its
+ * BEGIN and COMMIT (workers/aggrows.h).
  *
  * Events are folded by projections/fedlog.h per cluster (cursor = position + hash, verifying
  * continuity): duplicates are dropped, a gap, a broken chain or a bad hash is refused (logged;
