@@ -1,0 +1,101 @@
+/*
+ * audit_int — what the halves of the audit module share (workers/audit.c the verifier,
+ * audit_log.c the log reader and hash chain, audit_checkpoint.c the signed checkpoints,
+ * audit_replay.c the replay). Not a public interface: only audit*.c include it.
+ */
+#ifndef LCA_AUDIT_INT_H
+#define LCA_AUDIT_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+
+#include "audit.h"
+#include "err.h"
+#include "pgstore.h"
+
+#define LCA_AUDIT_HLEN LCA_PGSTORE_HASH_LEN
+/* Microseconds between 1970-01-01 and PostgreSQL's epoch 2000-01-01. */
+#define LCA_AUDIT_PG_EPOCH_US INT64_C(946684800000000)
+/* err->code of a finding: a problem in the log, not a failure to audit it. */
+#define LCA_AUDIT_FINDING "audit_finding"
+
+/* ---- audit_log.c ------------------------------------------------------------------------- */
+
+uint64_t lca_audit_log_be64(const uint8_t *p);
+void lca_audit_log_put_be64(uint8_t *p, uint64_t v);
+
+/* Big-endian magnitude without leading zero octets (*len shortened accordingly). */
+const uint8_t *lca_audit_log_strip0(const uint8_t *p, size_t *len);
+
+/* Lower-case hex of p[0..n) into out (2n + 1 bytes). */
+void lca_audit_log_hex(const uint8_t *p, size_t n, char *out);
+
+/* Records the first problem into rep (clean = 0, position, text) and returns LCA_FAIL with
+ * err BAD_INPUT LCA_AUDIT_FINDING, which stops a read; the caller turns it back into LCA_OK. */
+int lca_audit_log_finding(struct lca_audit_report *rep, int64_t pos, struct lca_err *err,
+                          const char *fmt, ...) LCA_PRINTF(4, 5);
+
+/*
+ * Streams the events of (after, upto] in position order to cb (one COPY ... TO STDOUT (FORMAT
+ * binary)); the lca_pgevent's pointers are valid during the call only, and `stream`/`cluster`
+ * are "". A cb failure stops the read and is returned. Errors: RETRIABLE for the database,
+ * FATAL "bad_copy"/"bad_row" for a malformed stream.
+ */
+int lca_audit_log_read(struct lca_pgstore *store, int64_t after, int64_t upto, lca_pgevent_cb *cb,
+                       void *ctx, struct lca_err *err) LCA_MUST_USE;
+
+/* The hash chain (audit.h, check a): the last position checked and its hash. */
+struct lca_audit_chain {
+    EVP_MD_CTX *md;
+    EVP_MD *sha;
+    uint8_t prev[LCA_AUDIT_HLEN]; /* hash of `last` */
+    int64_t last;       /* last position checked */
+};
+
+/* From `last` with hash `prev`. FATAL when SHA-256 cannot be set up (cleanup anyway). */
+int lca_audit_log_chain_init(struct lca_audit_chain *c, int64_t last,
+                             const uint8_t prev[LCA_AUDIT_HLEN], struct lca_err *err) LCA_MUST_USE;
+void lca_audit_log_chain_cleanup(struct lca_audit_chain *c);
+
+/* Checks ev continues the chain (gapless position, prev_hash, hash) and advances it; a problem
+ * is a finding (lca_audit_log_finding) named at its position. */
+int lca_audit_log_chain_step(struct lca_audit_chain *c, struct lca_audit_report *rep,
+                             const struct lca_pgevent *ev, struct lca_err *err) LCA_MUST_USE;
+
+/* ---- audit_checkpoint.c -------------------------------------------------------------------- */
+
+/* One stored checkpoint and the body it signed. */
+struct lca_audit_cprow {
+    struct lca_audit_checkpoint cp;
+    uint8_t *body;
+    size_t body_len;
+};
+
+/* The checkpoints table, sorted by position. */
+struct lca_audit_cplist {
+    struct lca_audit_cprow *v;
+    size_t n;
+    size_t next; /* first checkpoint not yet matched against the log (sorted by position) */
+};
+
+/* Loads every checkpoint and checks its signature (pinned to `pin`, or the first one's key);
+ * a bad one is a finding. BAD_INPUT "no_checkpoints_table" without sql/007. */
+int lca_audit_checkpoint_list_load(struct lca_pgstore *store, const uint8_t *pin,
+                                   struct lca_audit_cplist *l, struct lca_audit_report *rep,
+                                   struct lca_err *err) LCA_MUST_USE;
+
+/* Matches the checkpoints at pe's position against its hash (a finding when they differ). */
+int lca_audit_checkpoint_list_match(struct lca_audit_cplist *l, struct lca_audit_report *rep,
+                                    const struct lca_pgevent *pe,
+                                    struct lca_err *err) LCA_MUST_USE;
+
+/* After the walk ended at `last`: a checkpoint not matched yet vouches for a cut tail. */
+int lca_audit_checkpoint_list_beyond(const struct lca_audit_cplist *l,
+                                     struct lca_audit_report *rep, int64_t last,
+                                     struct lca_err *err) LCA_MUST_USE;
+
+void lca_audit_checkpoint_list_free(struct lca_audit_cplist *l);
+
+#endif
