@@ -23,8 +23,6 @@
 #include "pgstore.h"
 #include "state.h"
 
-#define PROGRESS_EVERY 65536
-
 /* ---- (b) certificates ----------------------------------------------------------------------- */
 
 static int serial_equal(const ASN1_INTEGER *a, const uint8_t *s, size_t slen)
@@ -479,7 +477,7 @@ static int verify_one(void *ctx, const struct lca_pgevent *pe, struct lca_err *e
         return LCA_FAIL;
     }
     v->rep->events++;
-    if (v->o->progress != NULL && (pe->position % PROGRESS_EVERY) == 0) {
+    if (v->o->progress != NULL && (pe->position % LCA_AUDIT_PROGRESS) == 0) {
         v->o->progress(v->o->progress_ctx, pe->position, v->rep->head);
     }
     return LCA_OK;
@@ -506,6 +504,23 @@ static int check_end(struct verifier *v, const uint8_t head_hash[LCA_AUDIT_HLEN]
     return lca_audit_checkpoint_list_beyond(&v->cps, rep, v->chain.last, err);
 }
 
+static int opt_threads(const struct lca_audit_opts *o)
+{
+    return o->threads <= 0 ? 2 : o->threads > LCA_AUDIT_MAX_PARTS ? LCA_AUDIT_MAX_PARTS : o->threads;
+}
+
+/* Readers for a chain-only walk of `head` events: each takes at least split_min of them. */
+static int split_parts(const struct lca_audit_opts *o, int64_t head)
+{
+    int64_t min = o->split_min > 0 ? o->split_min : 65536;
+    int n = opt_threads(o);
+
+    while (n > 1 && head / n < min) {
+        n--;
+    }
+    return n;
+}
+
 static int verify_run(struct lca_pgstore *store, struct verifier *v, struct lca_err *err)
 {
     uint8_t head_hash[LCA_AUDIT_HLEN];
@@ -516,8 +531,15 @@ static int verify_run(struct lca_pgstore *store, struct verifier *v, struct lca_
     if (!v->rep->clean) {
         return LCA_OK;
     }
-    if (lca_pgstore_head(store, &v->rep->head, head_hash, err) != LCA_OK ||
-        lca_audit_log_read(store, 0, v->rep->head, verify_one, v, err) != LCA_OK) {
+    if (lca_pgstore_head(store, &v->rep->head, head_hash, err) != LCA_OK) {
+        return LCA_FAIL;
+    }
+    if (v->o->chain_only && split_parts(v->o, v->rep->head) > 1) {
+        if (lca_audit_log_chain_split(store, split_parts(v->o, v->rep->head), v->o, &v->chain,
+                                      &v->cps, v->rep, err) != LCA_OK) {
+            return LCA_FAIL;
+        }
+    } else if (lca_audit_log_read(store, 0, v->rep->head, verify_one, v, err) != LCA_OK) {
         return LCA_FAIL;
     }
     return check_end(v, head_hash, err);

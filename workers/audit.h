@@ -96,6 +96,13 @@ struct lca_audit_opts {
     /* Called about every 64k events and at the end (may be NULL): position reached, head. */
     void (*progress)(void *ctx, int64_t position, int64_t head);
     void *progress_ctx;
+    /* Threads (0: 2, at most 8). Chain only: that many readers, each with its own connection
+     * and server backend, check consecutive ranges of the log from one snapshot (when each
+     * range holds at least split_min events). Full mode: one walk in order, and that many
+     * threads verify the certificate signatures it hands out. Either way the report is the
+     * one a single thread would give: the lowest position with a problem. */
+    int threads;
+    int64_t split_min; /* 0: 65536 (a test lowers it to split small logs) */
 };
 
 /*

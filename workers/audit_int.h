@@ -15,11 +15,15 @@
 #include "err.h"
 #include "pgstore.h"
 
+struct lca_audit_cplist;
+
 #define LCA_AUDIT_HLEN LCA_PGSTORE_HASH_LEN
 /* Microseconds between 1970-01-01 and PostgreSQL's epoch 2000-01-01. */
 #define LCA_AUDIT_PG_EPOCH_US INT64_C(946684800000000)
 /* err->code of a finding: a problem in the log, not a failure to audit it. */
 #define LCA_AUDIT_FINDING "audit_finding"
+/* Events between progress reports. */
+#define LCA_AUDIT_PROGRESS 65536
 
 /* ---- audit_log.c ------------------------------------------------------------------------- */
 
@@ -39,12 +43,35 @@ int lca_audit_log_finding(struct lca_audit_report *rep, int64_t pos, struct lca_
 
 /*
  * Streams the events of (after, upto] in position order to cb (one COPY ... TO STDOUT (FORMAT
- * binary)); the lca_pgevent's pointers are valid during the call only, and `stream`/`cluster`
- * are "". A cb failure stops the read and is returned. Errors: RETRIABLE for the database,
- * FATAL "bad_copy"/"bad_row" for a malformed stream.
+ * binary) in a read-only snapshot, planned as an index scan); the lca_pgevent's pointers are
+ * valid during the call only, and `stream`/`cluster` are "". A cb failure stops the read and is
+ * returned. Errors: RETRIABLE for the database, FATAL "bad_copy"/"bad_row" for a malformed
+ * stream.
  */
 int lca_audit_log_read(struct lca_pgstore *store, int64_t after, int64_t upto, lca_pgevent_cb *cb,
                        void *ctx, struct lca_err *err) LCA_MUST_USE;
+
+#define LCA_AUDIT_MAX_PARTS 8
+
+/* One part of a split read: a range, its callback, and how the read of it ended. */
+struct lca_audit_log_part {
+    int64_t after, upto;  /* (after, upto] */
+    int narrow;           /* 1: only position, payload, prev_hash, hash (type "", time 0) */
+    lca_pgevent_cb *cb;   /* called in position order, on the part's own thread */
+    void *ctx;
+    int rc;               /* out: LCA_OK, or LCA_FAIL with err (a cb failure, the database) */
+    struct lca_err err;   /* out */
+};
+
+/*
+ * Reads n (1..LCA_AUDIT_MAX_PARTS) parts at once: part 0 on the calling thread with the store's
+ * connection, each other part on its own thread and connection (same parameters), all from
+ * one exported snapshot, so the server scans on as many cores. Returns LCA_OK when every part
+ * ran (each part's own rc/err says how it ended), LCA_FAIL with err when the read could not be
+ * set up (a second connection refused: RETRIABLE). The store must be idle (no transaction).
+ */
+int lca_audit_log_read_parts(struct lca_pgstore *store, struct lca_audit_log_part *parts, int n,
+                             struct lca_err *err) LCA_MUST_USE;
 
 /* The hash chain (audit.h, check a): the last position checked and its hash. */
 struct lca_audit_chain {
@@ -63,6 +90,18 @@ void lca_audit_log_chain_cleanup(struct lca_audit_chain *c);
  * is a finding (lca_audit_log_finding) named at its position. */
 int lca_audit_log_chain_step(struct lca_audit_chain *c, struct lca_audit_report *rep,
                              const struct lca_pgevent *ev, struct lca_err *err) LCA_MUST_USE;
+
+/*
+ * The chain (and checkpoint matches) of (c->last, rep->head] on n readers
+ * (lca_audit_log_read_parts), each checking its range from its first row's prev_hash; the
+ * seams between ranges are checked afterwards, so the first problem named is the one a single
+ * reader would name, with the same counts. On return c, cps->next and rep's counters stand where
+ * one walk would have left them. A finding returns LCA_FAIL with LCA_AUDIT_FINDING (rep filled).
+ * Progress (o->progress) is reported from the calling thread with the events checked so far.
+ */
+int lca_audit_log_chain_split(struct lca_pgstore *store, int n, const struct lca_audit_opts *o,
+                              struct lca_audit_chain *c, struct lca_audit_cplist *cps,
+                              struct lca_audit_report *rep, struct lca_err *err) LCA_MUST_USE;
 
 /* ---- audit_checkpoint.c -------------------------------------------------------------------- */
 

@@ -857,6 +857,114 @@ static char *slurp(const char *dir, const char *name)
     return buf;
 }
 
+/* ---- several threads name exactly what one thread names ------------------------------------ */
+
+static struct lca_audit_report verify_n(struct ca *ca, int chain_only, int threads)
+{
+    struct lca_audit_opts o;
+    struct lca_audit_report rep;
+    struct lca_err err;
+
+    memset(&o, 0, sizeof(o));
+    memset(&rep, 0, sizeof(rep));
+    o.checkpoints = 1;
+    o.chain_only = chain_only;
+    o.threads = threads;
+    o.split_min = 1; /* split even this small log: seams fall every few positions */
+    lca_err_clear(&err);
+    if (lca_audit_verify(ca->store, &o, &rep, &err) != LCA_OK) {
+        fprintf(stderr, "verify failed to run: %s\n", err.msg);
+        CU_FAIL("verify ran");
+    }
+    return rep;
+}
+
+/* Compares 2..4 readers (chain only) and 2..3 signature threads (full) with one thread. Returns
+ * 1 when the single-threaded audit found a problem. */
+static int same_reports(struct ca *ca, const char *what, int64_t p)
+{
+    int mode, n, dirty = 0;
+
+    for (mode = 0; mode < 2; mode++) {
+        struct lca_audit_report one = verify_n(ca, mode, 1);
+        dirty |= !one.clean;
+        for (n = 2; n <= (mode ? 4 : 3); n++) {
+            struct lca_audit_report r = verify_n(ca, mode, n);
+            int same = r.clean == one.clean && r.bad_position == one.bad_position &&
+                       strcmp(r.problem, one.problem) == 0 && r.events == one.events &&
+                       r.checkpoints == one.checkpoints && r.certificates == one.certificates &&
+                       r.crls == one.crls && r.unverifiable == one.unverifiable;
+            if (!same) {
+                printf("\n    %s at %lld, %s, %d threads: position %lld '%s' events %lld certs "
+                       "%lld; one thread: %lld '%s' events %lld certs %lld\n",
+                       what, (long long)p, mode ? "chain" : "full", n, (long long)r.bad_position,
+                       r.problem, (long long)r.events, (long long)r.certificates,
+                       (long long)one.bad_position, one.problem, (long long)one.events,
+                       (long long)one.certificates);
+            }
+            CU_ASSERT_TRUE(same);
+        }
+    }
+    return dirty;
+}
+
+static void test_threads_same_report(void)
+{
+    struct ca ca;
+    struct lca_audit_report r;
+    char sql[600];
+    int64_t head, p;
+    int found = 0;
+
+    ca_build(&ca);
+    (void)checkpoint(&ca, 1);
+    issue(&ca, "t1.example.com");
+    issue(&ca, "t2.example.com");
+    (void)checkpoint(&ca, 1);
+    issue(&ca, "t3.example.com");
+    head = lca_state_position(ca.st);
+    r = verify_n(&ca, 1, 4);
+    CU_ASSERT_TRUE(r.clean);
+    CU_ASSERT_EQUAL(r.events, head);
+    CU_ASSERT_EQUAL(r.checkpoints, 2);
+    CU_ASSERT_FALSE(same_reports(&ca, "clean", 0));
+    for (p = 1; p <= head; p++) {
+        /* a changed payload byte, then a changed prev_hash byte, each undone afterwards */
+        snprintf(sql, sizeof(sql), "UPDATE events SET payload = set_byte(payload, 1, "
+                 "get_byte(payload, 1) # 1) WHERE position = %lld", (long long)p);
+        tamper(&ca, sql);
+        found += same_reports(&ca, "payload byte", p);
+        tamper(&ca, sql);
+        snprintf(sql, sizeof(sql), "UPDATE events SET prev_hash = set_byte(prev_hash, 0, "
+                 "get_byte(prev_hash, 0) # 1) WHERE position = %lld", (long long)p);
+        tamper(&ca, sql);
+        found += same_reports(&ca, "prev_hash byte", p);
+        tamper(&ca, sql);
+        /* a deleted row, and the tail cut from p, each put back */
+        snprintf(sql, sizeof(sql), "CREATE TABLE saved AS SELECT * FROM events WHERE position "
+                 ">= %lld; DELETE FROM events WHERE position = %lld", (long long)p, (long long)p);
+        tamper(&ca, sql);
+        found += same_reports(&ca, "deleted row", p);
+        snprintf(sql, sizeof(sql), "DELETE FROM events WHERE position > %lld", (long long)p);
+        tamper(&ca, sql);
+        found += same_reports(&ca, "cut tail", p);
+        tamper(&ca, "INSERT INTO events SELECT * FROM saved; DROP TABLE saved");
+        if (p < head) { /* two neighbouring payloads swapped, and back */
+            snprintf(sql, sizeof(sql), "UPDATE events e SET payload = o.payload, type = o.type "
+                     "FROM events o WHERE (e.position, o.position) IN ((%lld, %lld), "
+                     "(%lld, %lld))", (long long)p, (long long)p + 1, (long long)p + 1,
+                     (long long)p);
+            tamper(&ca, sql);
+            found += same_reports(&ca, "swapped rows", p);
+            tamper(&ca, sql);
+        }
+    }
+    CU_ASSERT_EQUAL(found, 5 * head - 1); /* every tampering was seen */
+    r = verify_n(&ca, 0, 3);
+    CU_ASSERT_TRUE(r.clean); /* everything was put back */
+    ca_free(&ca);
+}
+
 static void test_replay(void)
 {
     struct ca ca;
@@ -1120,6 +1228,8 @@ int main(void)
                 test_checkpoints_and_cut_tail);
     CU_add_test(s, "a cut tail without log_head reset is named", test_tail_cut_without_head_reset);
     CU_add_test(s, "a forged checkpoint is named", test_forged_checkpoint);
+    CU_add_test(s, "2-4 readers and signature threads name exactly what one thread names",
+                test_threads_same_report);
     CU_add_test(s, "replay: byte-identical, earlier positions show earlier state", test_replay);
     CU_add_test(s, "the CLI: verify, checkpoint, replay, exit codes", test_cli);
     CU_add_test(s, "full verification speed", test_full_speed);
