@@ -25,70 +25,57 @@
 
 /* ---- (b) certificates ----------------------------------------------------------------------- */
 
-static int serial_equal(const ASN1_INTEGER *a, const uint8_t *s, size_t slen)
-{
-    size_t alen = (size_t)ASN1_STRING_length(a);
-    const uint8_t *ap = lca_audit_log_strip0(ASN1_STRING_get0_data(a), &alen);
-    const uint8_t *sp = lca_audit_log_strip0(s, &slen);
+struct verifier {
+    const struct lca_audit_opts *o;
+    struct lca_audit_report *rep;
+    struct lca_audit_chain chain;
+    struct lca_state *st;
+    struct lca_audit_cplist cps;
+    struct lca_audit_sigpool *pool; /* NULL: signatures checked on the walk's thread */
+};
 
-    return alen == slen && memcmp(ap, sp, slen) == 0;
+static struct lca_audit_counts counts_of(const struct lca_audit_report *r)
+{
+    struct lca_audit_counts c = {r->events,      r->certificates, r->unverifiable,
+                                 r->crls,        r->crl_refusals, r->checkpoints};
+    return c;
 }
 
-static int check_cert_issued(const struct lca_state *st, struct lca_audit_report *rep,
-                             int64_t pos, const struct lca_val *p, struct lca_err *err)
+/* Its issuer must be in the log; the signature is checked here or queued to the pool. */
+static int check_cert_issued(struct verifier *v, int64_t pos, const struct lca_val *p,
+                             struct lca_err *err)
 {
     const char *sn = lca_val_map_get_str(p, "serial_number");
     const char *iid = lca_val_map_get_str(p, "issuer_id");
-    const struct lca_issuer *iss = iid != NULL ? lca_state_issuer_ref(st, iid) : NULL;
-    size_t len = 0, slen = 0;
-    const uint8_t *der = lca_val_map_get_bin(p, "certificate", &len);
-    const uint8_t *q = der;
-    uint8_t serial[20];
-    X509 *x;
-    int ok;
+    const struct lca_issuer *iss = iid != NULL ? lca_state_issuer_ref(v->st, iid) : NULL;
+    struct lca_audit_certjob j;
+    char problem[512];
 
+    memset(&j, 0, sizeof(j));
     if (iss == NULL || strcmp(iss->id, iid) != 0) {
-        return lca_audit_log_finding(rep, pos, err, "CertificateIssued names issuer '%.40s' which the log "
-                       "does not hold", iid != NULL ? iid : "");
+        return lca_audit_log_finding(v->rep, pos, err, "CertificateIssued names issuer '%.40s' "
+                                     "which the log does not hold", iid != NULL ? iid : "");
     }
-    if (der == NULL) {
+    if ((j.der = (uint8_t *)lca_val_map_get_bin(p, "certificate", &j.len)) == NULL) {
         return LCA_OK; /* no_store role: nothing to verify */
     }
-    if (sn == NULL || lca_state_serial_parse(sn, serial, &slen) != LCA_OK) {
-        return lca_audit_log_finding(rep, pos, err, "CertificateIssued without a valid serial_number");
+    if (sn == NULL || lca_state_serial_parse(sn, j.serial, &j.serial_len) != LCA_OK) {
+        return lca_audit_log_finding(v->rep, pos, err,
+                                     "CertificateIssued without a valid serial_number");
     }
-    switch (lca_certsig_verify(der, len, X509_get0_pubkey(iss->cert), serial, slen)) {
-    case LCA_CERTSIG_OK: /* the DER walk: no X509 object (workers/certsig.h) */
-        rep->certificates++;
-        return LCA_OK;
-    case LCA_CERTSIG_BAD_DER:
-        return lca_audit_log_finding(rep, pos, err, "certificate %s does not parse as DER", sn);
-    case LCA_CERTSIG_SERIAL:
-        return lca_audit_log_finding(rep, pos, err, "certificate carries another serial than the event's %s",
-                       sn);
-    case LCA_CERTSIG_BAD_SIG:
-        return lca_audit_log_finding(rep, pos, err, "certificate %s is not signed by its issuer %s (key %s)",
-                       sn, iss->id, iss->key_id);
-    default:
-        break; /* another algorithm: the full decoder */
+    j.position = pos;
+    j.key = X509_get0_pubkey(iss->cert);
+    snprintf(j.sn, sizeof(j.sn), "%s", sn);
+    snprintf(j.issuer_id, sizeof(j.issuer_id), "%s", iss->id);
+    snprintf(j.key_id, sizeof(j.key_id), "%s", iss->key_id);
+    j.at = counts_of(v->rep);
+    if (v->pool != NULL && j.key != NULL) {
+        return lca_audit_sigpool_submit(v->pool, &j, err);
     }
-    if ((x = d2i_X509(NULL, &q, (long)len)) == NULL || q != der + len) {
-        X509_free(x);
-        return lca_audit_log_finding(rep, pos, err, "certificate %s does not parse as DER", sn);
+    if (lca_audit_sigpool_check(&j, problem, sizeof(problem)) != 0) {
+        return lca_audit_log_finding(v->rep, pos, err, "%s", problem);
     }
-    ok = serial_equal(X509_get0_serialNumber(x), serial, slen);
-    if (ok && X509_verify(x, X509_get0_pubkey(iss->cert)) != 1) {
-        ok = -1;
-    }
-    X509_free(x);
-    ERR_clear_error();
-    if (ok != 1) {
-        return lca_audit_log_finding(rep, pos, err,
-                       ok == 0 ? "certificate carries another serial than the event's %s"
-                               : "certificate %s is not signed by its issuer %s (key %s)",
-                       sn, iss->id, iss->key_id);
-    }
-    rep->certificates++;
+    v->rep->certificates++;
     return LCA_OK;
 }
 
@@ -415,14 +402,6 @@ static int check_crl(const struct lca_state *st, struct lca_audit_report *rep, i
 
 /* ---- the verifier --------------------------------------------------------------------------- */
 
-struct verifier {
-    const struct lca_audit_opts *o;
-    struct lca_audit_report *rep;
-    struct lca_audit_chain chain;
-    struct lca_state *st;
-    struct lca_audit_cplist cps;
-};
-
 static int check_type_column(struct lca_audit_report *rep, const struct lca_pgevent *pe,
                              const struct lca_event *ev, struct lca_err *err)
 {
@@ -448,7 +427,7 @@ static int check_semantics(struct verifier *v, const struct lca_pgevent *pe,
     }
     if (check_type_column(v->rep, pe, ev, err) != LCA_OK ||
         (ev->type == LCA_EVT_CERT_ISSUED &&
-         check_cert_issued(v->st, v->rep, pe->position, ev->payload, err) != LCA_OK) ||
+         check_cert_issued(v, pe->position, ev->payload, err) != LCA_OK) ||
         (ev->type == LCA_EVT_CRL_PUBLISHED &&
          check_crl(v->st, v->rep, pe->position, ev->payload, err) != LCA_OK)) {
         goto out;
@@ -471,6 +450,9 @@ static int verify_one(void *ctx, const struct lca_pgevent *pe, struct lca_err *e
 {
     struct verifier *v = ctx;
 
+    if (v->pool != NULL && lca_audit_sigpool_first_bad(v->pool) < pe->position) {
+        return lca_err_set(err, LCA_ERR_BAD_INPUT, "audit_stop", "a signature failed earlier");
+    }
     if (lca_audit_log_chain_step(&v->chain, v->rep, pe, err) != LCA_OK ||
         (!v->o->chain_only && check_semantics(v, pe, err) != LCA_OK) ||
         lca_audit_checkpoint_list_match(&v->cps, v->rep, pe, err) != LCA_OK) {
@@ -502,6 +484,37 @@ static int check_end(struct verifier *v, const uint8_t head_hash[LCA_AUDIT_HLEN]
                        "position %lld", h, (long long)rep->head);
     }
     return lca_audit_checkpoint_list_beyond(&v->cps, rep, v->chain.last, err);
+}
+
+/*
+ * After the walk with a pool: the first problem by position is the pool's (a certificate at or
+ * below the walk's own finding; at the same position the signature check came first) or the
+ * walk's. With the pool's, the counters are the walk's when that certificate was queued plus
+ * the certificates queued before it (all good: it is the lowest failure).
+ */
+static int pool_settle(struct verifier *v, int rc, struct lca_err *err)
+{
+    struct lca_audit_report *r = v->rep;
+    struct lca_audit_certjob bad;
+    char problem[512];
+    int64_t queued = lca_audit_sigpool_drain(v->pool, &bad, problem, sizeof(problem));
+    int64_t fb = lca_audit_sigpool_first_bad(v->pool);
+    int walk_finding = rc != LCA_OK && strcmp(err->code, LCA_AUDIT_FINDING) == 0;
+
+    if (fb != INT64_MAX && (!walk_finding || fb <= r->bad_position)) {
+        r->events = bad.at.events;
+        r->certificates = bad.at.certificates + bad.seq;
+        r->unverifiable = bad.at.unverifiable;
+        r->crls = bad.at.crls;
+        r->crl_refusals = bad.at.crl_refusals;
+        r->checkpoints = bad.at.checkpoints;
+        return lca_audit_log_finding(r, fb, err, "%s", problem);
+    }
+    if (rc != LCA_OK && strcmp(err->code, "audit_stop") == 0) {
+        return lca_err_set(err, LCA_ERR_FATAL, "audit_stop", "audit: stopped without a finding");
+    }
+    r->certificates += queued; /* every one verified */
+    return rc;
 }
 
 static int opt_threads(const struct lca_audit_opts *o)
@@ -539,8 +552,14 @@ static int verify_run(struct lca_pgstore *store, struct verifier *v, struct lca_
                                       &v->cps, v->rep, err) != LCA_OK) {
             return LCA_FAIL;
         }
-    } else if (lca_audit_log_read(store, 0, v->rep->head, verify_one, v, err) != LCA_OK) {
-        return LCA_FAIL;
+    } else {
+        int rc = lca_audit_log_read(store, 0, v->rep->head, verify_one, v, err);
+        if (v->pool != NULL) {
+            rc = pool_settle(v, rc, err);
+        }
+        if (rc != LCA_OK) {
+            return LCA_FAIL;
+        }
     }
     return check_end(v, head_hash, err);
 }
@@ -560,7 +579,9 @@ int lca_audit_verify(struct lca_pgstore *store, const struct lca_audit_opts *o,
     v.o = o != NULL ? o : &dflt;
     v.rep = &r;
     if (lca_audit_log_chain_init(&v.chain, 0, zero, err) != LCA_OK ||
-        (!v.o->chain_only && (v.st = lca_state_new()) == NULL)) {
+        (!v.o->chain_only && (v.st = lca_state_new()) == NULL) ||
+        (!v.o->chain_only && opt_threads(v.o) > 1 &&
+         lca_audit_sigpool_new(opt_threads(v.o), &v.pool, err) != LCA_OK)) {
         if (err->cls == LCA_ERR_NONE) {
             lca_err_set(err, LCA_ERR_FATAL, "oom", "audit: out of memory");
         }
@@ -578,6 +599,7 @@ int lca_audit_verify(struct lca_pgstore *store, const struct lca_audit_opts *o,
         *rep = r;
     }
 out:
+    lca_audit_sigpool_free(v.pool);
     lca_audit_log_chain_cleanup(&v.chain);
     lca_state_free(v.st);
     lca_audit_checkpoint_list_free(&v.cps);

@@ -103,6 +103,52 @@ int lca_audit_log_chain_split(struct lca_pgstore *store, int n, const struct lca
                               struct lca_audit_chain *c, struct lca_audit_cplist *cps,
                               struct lca_audit_report *rep, struct lca_err *err) LCA_MUST_USE;
 
+/* ---- audit_sigpool.c ---------------------------------------------------------------------- */
+
+/* The counters of a walk (struct lca_audit_report's) as they stood at some event. */
+struct lca_audit_counts {
+    int64_t events, certificates, unverifiable, crls, crl_refusals, checkpoints;
+};
+
+/* One certificate signature to check. */
+struct lca_audit_certjob {
+    int64_t position;            /* the CertificateIssued event */
+    int64_t seq;                 /* set by submit: jobs queued before this one */
+    uint8_t *der;                /* the certificate (submit copies it) */
+    size_t len;
+    EVP_PKEY *key;               /* the issuer's public key (submit takes a reference) */
+    uint8_t serial[20];          /* the event's serial, big-endian */
+    size_t serial_len;
+    char sn[64];                 /* the serial as the event spells it, for the finding */
+    char issuer_id[40];
+    char key_id[65];
+    struct lca_audit_counts at;  /* the walk's counters when it was queued */
+};
+
+/* Checks j (any thread): 0 when the signature verifies under j->key and the serial matches;
+ * 1 with the finding's text in problem (the single-threaded audit's words). */
+int lca_audit_sigpool_check(const struct lca_audit_certjob *j, char *problem, size_t len);
+
+/* `threads` (1..LCA_AUDIT_MAX_PARTS) verifier threads behind a bounded queue. */
+struct lca_audit_sigpool;
+int lca_audit_sigpool_new(int threads, struct lca_audit_sigpool **out,
+                          struct lca_err *err) LCA_MUST_USE;
+
+/* Queues a copy of j (blocks while the queue is full). Walk thread only; positions rising. */
+int lca_audit_sigpool_submit(struct lca_audit_sigpool *p, const struct lca_audit_certjob *j,
+                             struct lca_err *err) LCA_MUST_USE;
+
+/* The lowest failing position found so far, INT64_MAX when none (any thread). */
+int64_t lca_audit_sigpool_first_bad(struct lca_audit_sigpool *p);
+
+/* Waits until every queued job was checked; returns how many were queued. When one failed,
+ * *bad is the lowest failing job (der and key NULL) and problem its finding. */
+int64_t lca_audit_sigpool_drain(struct lca_audit_sigpool *p, struct lca_audit_certjob *bad,
+                                char *problem, size_t len);
+
+/* Stops the threads (after the queue is empty). NULL-safe. */
+void lca_audit_sigpool_free(struct lca_audit_sigpool *p);
+
 /* ---- audit_checkpoint.c -------------------------------------------------------------------- */
 
 /* One stored checkpoint and the body it signed. */

@@ -879,7 +879,7 @@ static struct lca_audit_report verify_n(struct ca *ca, int chain_only, int threa
     return rep;
 }
 
-/* Compares 2..4 readers (chain only) and 2..3 signature threads (full) with one thread. Returns
+/* Compares 2..4 readers (chain only) and 2 signature threads (full) with one thread. Returns
  * 1 when the single-threaded audit found a problem. */
 static int same_reports(struct ca *ca, const char *what, int64_t p)
 {
@@ -888,7 +888,7 @@ static int same_reports(struct ca *ca, const char *what, int64_t p)
     for (mode = 0; mode < 2; mode++) {
         struct lca_audit_report one = verify_n(ca, mode, 1);
         dirty |= !one.clean;
-        for (n = 2; n <= (mode ? 4 : 3); n++) {
+        for (n = 2; n <= (mode ? 4 : 2); n++) {
             struct lca_audit_report r = verify_n(ca, mode, n);
             int same = r.clean == one.clean && r.bad_position == one.bad_position &&
                        strcmp(r.problem, one.problem) == 0 && r.events == one.events &&
@@ -906,6 +906,80 @@ static int same_reports(struct ca *ca, const char *what, int64_t p)
         }
     }
     return dirty;
+}
+
+/* The certificate of the CertificateIssued at p re-signed by another key (chain recomputed). */
+static void foreign_cert_at(struct ca *ca, int64_t p)
+{
+    size_t len = 0;
+    uint8_t *payload = payload_at(ca, p, &len), *der = NULL;
+    const uint8_t *q;
+    struct lca_event *ev = NULL;
+    struct lca_err err;
+    EVP_PKEY *other = EVP_EC_gen("P-256");
+    X509 *x;
+    int dlen;
+
+    CU_ASSERT_EQUAL_FATAL(lca_event_decode(payload, len, &ev, &err), LCA_OK);
+    q = lca_val_map_get_bin(ev->payload, "certificate", &len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+    x = d2i_X509(NULL, &q, (long)len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(x);
+    CU_ASSERT_TRUE(X509_sign(x, other, EVP_sha256()) > 0);
+    dlen = i2d_X509(x, &der);
+    CU_ASSERT_TRUE_FATAL(dlen > 0);
+    replace_bin(ca, p, "certificate", der, (size_t)dlen);
+    OPENSSL_free(der);
+    X509_free(x);
+    EVP_PKEY_free(other);
+    lca_event_free(ev);
+    free(payload);
+}
+
+/* Bad signatures found by the pool against findings of the walk below, at and above them. */
+static void threads_bad_signatures(struct ca *ca)
+{
+    struct lca_audit_report r;
+    char sql[300];
+    int64_t first = sql_int(ca, "SELECT min(position) FROM events WHERE type = "
+                                "'CertificateIssued' AND position > 12");
+    int64_t last = sql_int(ca, "SELECT max(position) FROM events WHERE type = "
+                               "'CertificateIssued'");
+
+    int64_t cp = sql_int(ca, "SELECT max(position) FROM checkpoints");
+
+    CU_ASSERT_TRUE_FATAL(first > 0 && last > cp && cp > first + 1);
+    CU_ASSERT_EQUAL_FATAL(sql_int(ca, "SELECT count(*) FROM events e JOIN checkpoints c ON "
+                                      "c.position = e.position AND e.type = 'CertificateIssued'"),
+                          1);
+    foreign_cert_at(ca, last);
+    CU_ASSERT_TRUE(same_reports(ca, "foreign certificate", last));
+    /* at a checkpointed position: the checkpoint no longer matches either, but the signature
+     * check comes first */
+    foreign_cert_at(ca, cp);
+    CU_ASSERT_TRUE(same_reports(ca, "foreign certificate at a checkpoint", cp));
+    r = verify_n(ca, 0, 2);
+    CU_ASSERT_EQUAL(r.bad_position, cp);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.problem, "not signed by its issuer"));
+    foreign_cert_at(ca, first);
+    CU_ASSERT_TRUE(same_reports(ca, "two foreign certificates", first));
+    r = verify_n(ca, 0, 2);
+    CU_ASSERT_EQUAL(r.bad_position, first);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.problem, "not signed by its issuer"));
+    CU_ASSERT_EQUAL(r.events, first - 1);
+    /* a walk finding below the first bad certificate wins, one above it does not */
+    snprintf(sql, sizeof(sql), "UPDATE events SET payload = set_byte(payload, 1, "
+             "get_byte(payload, 1) # 1) WHERE position = %lld", (long long)(first - 3));
+    tamper(ca, sql);
+    CU_ASSERT_TRUE(same_reports(ca, "walk below pool", first - 3));
+    CU_ASSERT_EQUAL(verify_n(ca, 0, 2).bad_position, first - 3);
+    tamper(ca, sql);
+    snprintf(sql, sizeof(sql), "UPDATE events SET payload = set_byte(payload, 1, "
+             "get_byte(payload, 1) # 1) WHERE position = %lld", (long long)(first + 1));
+    tamper(ca, sql);
+    CU_ASSERT_TRUE(same_reports(ca, "walk above pool", first + 1));
+    CU_ASSERT_EQUAL(verify_n(ca, 0, 2).bad_position, first);
+    tamper(ca, sql);
 }
 
 static void test_threads_same_report(void)
@@ -962,6 +1036,8 @@ static void test_threads_same_report(void)
     CU_ASSERT_EQUAL(found, 5 * head - 1); /* every tampering was seen */
     r = verify_n(&ca, 0, 3);
     CU_ASSERT_TRUE(r.clean); /* everything was put back */
+    CU_ASSERT_TRUE(r.certificates >= 9);
+    threads_bad_signatures(&ca);
     ca_free(&ca);
 }
 
