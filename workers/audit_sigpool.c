@@ -78,6 +78,8 @@ struct lca_audit_sigpool {
     pthread_cond_t has_job, has_room, idle;
     struct lca_audit_certjob q[QUEUE];
     size_t head, n, busy;    /* ring: q[head..head+n); jobs being checked */
+    int sleepers;            /* workers waiting for a job */
+    int full;                /* the walk waits for room (woken at half empty, not per job) */
     int stop;
     int threads;
     pthread_t t[LCA_AUDIT_MAX_PARTS];
@@ -118,7 +120,9 @@ static void *worker(void *arg)
     pthread_mutex_lock(&p->mu);
     for (;;) {
         while (p->n == 0 && !p->stop) {
+            p->sleepers++;
             pthread_cond_wait(&p->has_job, &p->mu);
+            p->sleepers--;
         }
         if (p->n == 0) {
             break;
@@ -127,7 +131,10 @@ static void *worker(void *arg)
         p->head = (p->head + 1) % QUEUE;
         p->n--;
         p->busy++;
-        pthread_cond_signal(&p->has_room);
+        if (p->full && p->n <= QUEUE / 2) { /* one wake-up per half queue, not per job */
+            p->full = 0;
+            pthread_cond_signal(&p->has_room);
+        }
         pthread_mutex_unlock(&p->mu);
         /* a job above a known failure cannot change the report: skip its verification */
         bad = j.position < atomic_load(&p->first_bad) && lca_audit_sigpool_check(&j, problem,
@@ -192,12 +199,15 @@ int lca_audit_sigpool_submit(struct lca_audit_sigpool *p, const struct lca_audit
     }
     pthread_mutex_lock(&p->mu);
     while (p->n == QUEUE) {
+        p->full = 1;
         pthread_cond_wait(&p->has_room, &p->mu);
     }
     c.seq = p->seq++;
     p->q[(p->head + p->n) % QUEUE] = c;
     p->n++;
-    pthread_cond_signal(&p->has_job);
+    if (p->sleepers > 0) {
+        pthread_cond_signal(&p->has_job);
+    }
     pthread_mutex_unlock(&p->mu);
     return LCA_OK;
 }

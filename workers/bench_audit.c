@@ -578,7 +578,11 @@ static int cert_log(const char *server, const char *tag, size_t certs, struct lc
 out:
     lca_pgstore_free(store);
     synth_free(&s);
-    lca_bench_db_drop(&db);
+    if (getenv("LCA_BENCH_KEEP") != NULL) {
+        fprintf(stderr, "bench audit: kept database %s\n", db.uri);
+    } else {
+        lca_bench_db_drop(&db);
+    }
     return rc;
 }
 
