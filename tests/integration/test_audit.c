@@ -1148,6 +1148,51 @@ static int sh(const char *fmt, ...)
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
+/* A log of several 256-event batches: the reader decodes batches 1 and 3, the fold thread
+ * batch 2; a payload that does not decode in either is a FATAL error, not a crash or a state. */
+static void test_replay_batches(void)
+{
+    struct ca ca;
+    struct lca_err err;
+    char base[] = "/tmp/lca-replay-XXXXXX", dir[600], cmd[1400];
+    int64_t pos = 0, head;
+    int i, k;
+
+    ca_build(&ca);
+    for (i = 0; i < 560; i++) {
+        snprintf(cmd, sizeof(cmd), "b%d.example.com", i);
+        ca.nleaf = 4;
+        issue(&ca, cmd);
+    }
+    head = lca_state_position(ca.st);
+    CU_ASSERT_TRUE_FATAL(head > 2 * 256 + 40);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(base));
+    for (k = 0; k < 3; k++) {
+        snprintf(dir, sizeof(dir), "%s/%d", base, k);
+        lca_err_clear(&err);
+        CU_ASSERT_EQUAL(lca_audit_replay(ca.store, k < 2 ? head : 300, 0, dir, &pos, &err),
+                        LCA_OK);
+        CU_ASSERT_EQUAL(pos, k < 2 ? head : 300);
+    }
+    snprintf(cmd, sizeof(cmd), "diff -r %s/0 %s/1 && ! diff -q %s/0/certificates.json "
+             "%s/2/certificates.json >/dev/null", base, base, base, base);
+    CU_ASSERT_EQUAL(system(cmd), 0);
+    for (k = 0; k < 2; k++) {
+        int64_t bad = k == 0 ? 300 : head - 10; /* batch 2 (fold thread), batch 3 (reader) */
+        snprintf(cmd, sizeof(cmd), "UPDATE events SET payload = '\\x81a174c0' WHERE position = "
+                 "%lld", (long long)bad);
+        tamper(&ca, cmd);
+        snprintf(dir, sizeof(dir), "%s/bad%d", base, k);
+        lca_err_clear(&err);
+        CU_ASSERT_EQUAL(lca_audit_replay(ca.store, head, 0, dir, &pos, &err), LCA_FAIL);
+        CU_ASSERT_EQUAL(err.cls, LCA_ERR_FATAL);
+        printf("\n    undecodable payload at %lld: %s (%s)", (long long)bad, err.msg, err.code);
+    }
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", base);
+    CU_ASSERT_EQUAL(system(cmd), 0);
+    ca_free(&ca);
+}
+
 static void test_cli(void)
 {
     struct ca ca;
@@ -1307,6 +1352,8 @@ int main(void)
     CU_add_test(s, "2-4 readers and signature threads name exactly what one thread names",
                 test_threads_same_report);
     CU_add_test(s, "replay: byte-identical, earlier positions show earlier state", test_replay);
+    CU_add_test(s, "replay over several batches: identical; an undecodable payload is fatal",
+                test_replay_batches);
     CU_add_test(s, "the CLI: verify, checkpoint, replay, exit codes", test_cli);
     CU_add_test(s, "full verification speed", test_full_speed);
     CU_add_test(s, "chain verification speed", test_chain_speed);
