@@ -36,8 +36,8 @@ struct verifier {
 
 static struct lca_audit_counts counts_of(const struct lca_audit_report *r)
 {
-    struct lca_audit_counts c = {r->events,      r->certificates, r->unverifiable,
-                                 r->crls,        r->crl_refusals, r->checkpoints};
+    struct lca_audit_counts c = {r->events, r->certificates, r->unverifiable,
+                                 r->crls,   r->crl_refusals, r->checkpoints};
     return c;
 }
 
@@ -53,8 +53,10 @@ static int check_cert_issued(struct verifier *v, int64_t pos, const struct lca_v
 
     memset(&j, 0, sizeof(j));
     if (iss == NULL || strcmp(iss->id, iid) != 0) {
-        return lca_audit_log_finding(v->rep, pos, err, "CertificateIssued names issuer '%.40s' "
-                                     "which the log does not hold", iid != NULL ? iid : "");
+        return lca_audit_log_finding(v->rep, pos, err,
+                                     "CertificateIssued names issuer '%.40s' "
+                                     "which the log does not hold",
+                                     iid != NULL ? iid : "");
     }
     if ((j.der = (uint8_t *)lca_val_map_get_bin(p, "certificate", &j.len)) == NULL) {
         return LCA_OK; /* no_store role: nothing to verify */
@@ -92,8 +94,9 @@ static int check_issuer_created(const struct lca_state *st, struct lca_audit_rep
     if (iss->parent_id[0] != '\0') {
         parent = lca_state_issuer_ref(st, iss->parent_id);
         if (parent == NULL || strcmp(parent->id, iss->parent_id) != 0) {
-            return lca_audit_log_finding(rep, pos, err, "issuer %s names parent %s which the log does not hold",
-                           iss->id, iss->parent_id);
+            return lca_audit_log_finding(rep, pos, err,
+                                         "issuer %s names parent %s which the log does not hold",
+                                         iss->id, iss->parent_id);
         }
     } else if (iss->kind == LCA_ISSUER_EXTERNAL) {
         rep->unverifiable++; /* signed outside this log */
@@ -101,21 +104,22 @@ static int check_issuer_created(const struct lca_state *st, struct lca_audit_rep
     }
     if (X509_verify(iss->cert, X509_get0_pubkey(parent->cert)) != 1) {
         ERR_clear_error();
-        return lca_audit_log_finding(rep, pos, err, "issuer certificate %s is not signed by %s %s", iss->id,
-                       parent == iss ? "itself" : "its parent", parent->id);
+        return lca_audit_log_finding(rep, pos, err, "issuer certificate %s is not signed by %s %s",
+                                     iss->id, parent == iss ? "itself" : "its parent", parent->id);
     }
     rep->certificates++;
     return LCA_OK;
 }
 
-/* ---- (c) CRLs --------------------------------------------------------------------------------- */
+/* ---- (c) CRLs ---------------------------------------------------------------------------------
+ */
 
 struct serial_set {
     const char *issuer_id;
     int64_t this_update;
-    int shard;          /* -1: every serial of the issuer; else only its shard's */
+    int shard; /* -1: every serial of the issuer; else only its shard's */
     unsigned n_shards;
-    int delta;          /* only revocations after after_seq (a delta CRL, RFC 5280 5.2.4) */
+    int delta; /* only revocations after after_seq (a delta CRL, RFC 5280 5.2.4) */
     uint64_t after_seq;
     struct {
         uint8_t b[20];
@@ -250,10 +254,10 @@ static int crl_number_is(X509_CRL *crl, int64_t want)
 
 /* The scope a CrlPublished claims (RFC 5280 5.2.4, 5.2.5), as the log's state knows it. */
 struct crl_scope_check {
-    int shard;                          /* -1: unsharded */
-    int64_t delta_base;                 /* -1: complete CRL */
-    const struct lca_crl_scope *scope;  /* the state's record of that scope */
-    char label[24];                     /* " shard k" or "" for messages */
+    int shard;                         /* -1: unsharded */
+    int64_t delta_base;                /* -1: complete CRL */
+    const struct lca_crl_scope *scope; /* the state's record of that scope */
+    char label[24];                    /* " shard k" or "" for messages */
 };
 
 static int64_t crl_int_ext(X509_CRL *crl, int nid, int *crit)
@@ -271,8 +275,7 @@ static int64_t crl_int_ext(X509_CRL *crl, int nid, int *crit)
 /* The URI of an IDP's fullName (one URI) into out; "" when absent or of another form. */
 static void idp_uri(X509_CRL *crl, int *crit, char *out, size_t len)
 {
-    ISSUING_DIST_POINT *idp = X509_CRL_get_ext_d2i(crl, NID_issuing_distribution_point, crit,
-                                                   NULL);
+    ISSUING_DIST_POINT *idp = X509_CRL_get_ext_d2i(crl, NID_issuing_distribution_point, crit, NULL);
     GENERAL_NAME *gn;
 
     out[0] = '\0';
@@ -294,38 +297,41 @@ static int check_crl_scope(struct lca_audit_report *rep, int64_t pos, X509_CRL *
     int64_t ind = crl_int_ext(crl, NID_delta_crl, &crit);
 
     if (ind != sc->delta_base || (ind >= 0 && crit != 1)) {
-        return lca_audit_log_finding(rep, pos, err,
-                       "CRL of issuer %s%s: deltaCRLIndicator %lld, the event says delta_base "
-                       "%lld (RFC 5280 5.2.4: critical, present only in delta CRLs)",
-                       iss->id, sc->label, (long long)ind, (long long)sc->delta_base);
+        return lca_audit_log_finding(
+            rep, pos, err,
+            "CRL of issuer %s%s: deltaCRLIndicator %lld, the event says delta_base "
+            "%lld (RFC 5280 5.2.4: critical, present only in delta CRLs)",
+            iss->id, sc->label, (long long)ind, (long long)sc->delta_base);
     }
     if (sc->delta_base >= 0 && (uint64_t)sc->delta_base != sc->scope->base_number) {
-        return lca_audit_log_finding(rep, pos, err,
-                       "delta CRL of issuer %s%s is against CRL %lld, but the last complete "
-                       "CRL of its scope is %llu",
-                       iss->id, sc->label, (long long)sc->delta_base,
-                       (unsigned long long)sc->scope->base_number);
+        return lca_audit_log_finding(
+            rep, pos, err,
+            "delta CRL of issuer %s%s is against CRL %lld, but the last complete "
+            "CRL of its scope is %llu",
+            iss->id, sc->label, (long long)sc->delta_base,
+            (unsigned long long)sc->scope->base_number);
     }
     crit = 0;
     idp_uri(crl, &crit, got, sizeof(got));
     if (sc->shard < 0) {
         return got[0] == '\0' ? LCA_OK
-                               : lca_audit_log_finding(rep, pos, err,
-                                         "CRL of unsharded issuer %s has an IDP (%s)", iss->id,
-                                         got);
+                              : lca_audit_log_finding(rep, pos, err,
+                                                      "CRL of unsharded issuer %s has an IDP (%s)",
+                                                      iss->id, got);
     }
     if (lca_crl_url(iss->crl_base_url, iss->id, sc->shard, 0, want, sizeof(want)) != LCA_OK ||
         strcmp(got, want) != 0 || crit != 1) {
-        return lca_audit_log_finding(rep, pos, err,
-                       "CRL of issuer %s%s: issuingDistributionPoint '%s' is not the shard's "
-                       "URL '%s', critical (RFC 5280 5.2.5)",
-                       iss->id, sc->label, got, want);
+        return lca_audit_log_finding(
+            rep, pos, err,
+            "CRL of issuer %s%s: issuingDistributionPoint '%s' is not the shard's "
+            "URL '%s', critical (RFC 5280 5.2.5)",
+            iss->id, sc->label, got, want);
     }
     return LCA_OK;
 }
 
-static int check_crl_content(const struct lca_state *st, struct lca_audit_report *rep,
-                             int64_t pos, X509_CRL *crl, const struct lca_issuer *iss,
+static int check_crl_content(const struct lca_state *st, struct lca_audit_report *rep, int64_t pos,
+                             X509_CRL *crl, const struct lca_issuer *iss,
                              const struct crl_scope_check *sc, struct lca_err *err)
 {
     struct serial_set a, b;
@@ -341,12 +347,13 @@ static int check_crl_content(const struct lca_state *st, struct lca_audit_report
     if (crl_sets(st, crl, iss->id, &a, &b) != LCA_OK) {
         rc = lca_err_set(err, LCA_ERR_FATAL, "oom", "audit: out of memory");
     } else if ((d = set_diff(&a, &b, sn, sizeof(sn))) != 0) {
-        rc = lca_audit_log_finding(rep, pos, err,
-                     d < 0 ? "%s of issuer %s%s lists serial %s which the log does not hold "
-                             "revoked%s"
-                           : "%s of issuer %s%s omits serial %s which the log holds revoked%s",
-                     b.delta ? "delta CRL" : "CRL", iss->id, sc->label, sn,
-                     b.delta ? " after its base" : "");
+        rc = lca_audit_log_finding(
+            rep, pos, err,
+            d < 0 ? "%s of issuer %s%s lists serial %s which the log does not hold "
+                    "revoked%s"
+                  : "%s of issuer %s%s omits serial %s which the log holds revoked%s",
+            b.delta ? "delta CRL" : "CRL", iss->id, sc->label, sn,
+            b.delta ? " after its base" : "");
     } else {
         rc = LCA_OK;
     }
@@ -376,19 +383,21 @@ static int check_crl(const struct lca_state *st, struct lca_audit_report *rep, i
         snprintf(sc.label, sizeof(sc.label), " shard %d", sc.shard);
     }
     if ((sc.scope = lca_state_crl_scope(iss, sc.shard)) == NULL) {
-        return lca_audit_log_finding(rep, pos, err, "CrlPublished for shard %d of issuer %s, which has %u",
-                       sc.shard, iss->id, (unsigned)iss->crl_shards);
+        return lca_audit_log_finding(rep, pos, err,
+                                     "CrlPublished for shard %d of issuer %s, which has %u",
+                                     sc.shard, iss->id, (unsigned)iss->crl_shards);
     }
     if ((crl = d2i_X509_CRL(NULL, &q, (long)len)) == NULL || q != der + len) {
         X509_CRL_free(crl);
         ERR_clear_error();
-        return lca_audit_log_finding(rep, pos, err, "CRL of issuer %s does not parse as DER", iss->id);
+        return lca_audit_log_finding(rep, pos, err, "CRL of issuer %s does not parse as DER",
+                                     iss->id);
     }
     if (X509_CRL_verify(crl, X509_get0_pubkey(iss->cert)) != 1) {
         rc = lca_audit_log_finding(rep, pos, err, "CRL is not signed by its issuer %s", iss->id);
     } else if (!crl_number_is(crl, lca_val_map_get_int(p, "crl_number", -1))) {
-        rc = lca_audit_log_finding(rep, pos, err, "CRL of issuer %s does not carry the event's cRLNumber",
-                     iss->id);
+        rc = lca_audit_log_finding(
+            rep, pos, err, "CRL of issuer %s does not carry the event's cRLNumber", iss->id);
     } else if ((rc = check_crl_scope(rep, pos, crl, iss, &sc, err)) == LCA_OK) {
         rc = check_crl_content(st, rep, pos, crl, iss, &sc, err);
     }
@@ -408,14 +417,15 @@ static int check_type_column(struct lca_audit_report *rep, const struct lca_pgev
     const char *name = lca_catalog_evt_name(ev->type);
 
     if (name == NULL || strcmp(name, pe->type) != 0) {
-        return lca_audit_log_finding(rep, pe->position, err, "type column '%.40s' differs from the payload's "
-                       "type '%s'", pe->type, name != NULL ? name : "?");
+        return lca_audit_log_finding(rep, pe->position, err,
+                                     "type column '%.40s' differs from the payload's "
+                                     "type '%s'",
+                                     pe->type, name != NULL ? name : "?");
     }
     return LCA_OK;
 }
 
-static int check_semantics(struct verifier *v, const struct lca_pgevent *pe,
-                           struct lca_err *err)
+static int check_semantics(struct verifier *v, const struct lca_pgevent *pe, struct lca_err *err)
 {
     struct lca_event *ev = NULL;
     struct lca_err why;
@@ -423,7 +433,8 @@ static int check_semantics(struct verifier *v, const struct lca_pgevent *pe,
 
     lca_err_clear(&why);
     if (lca_event_decode(pe->payload, pe->payload_len, &ev, &why) != LCA_OK) {
-        return lca_audit_log_finding(v->rep, pe->position, err, "payload does not decode: %s", why.msg);
+        return lca_audit_log_finding(v->rep, pe->position, err, "payload does not decode: %s",
+                                     why.msg);
     }
     if (check_type_column(v->rep, pe, ev, err) != LCA_OK ||
         (ev->type == LCA_EVT_CERT_ISSUED &&
@@ -434,8 +445,8 @@ static int check_semantics(struct verifier *v, const struct lca_pgevent *pe,
     }
     v->rep->crl_refusals += ev->type == LCA_EVT_CRL_BUILD_FAILED;
     if (lca_state_evolve(v->st, pe->position, ev, &why) != LCA_OK) {
-        rc = lca_audit_log_finding(v->rep, pe->position, err, "event does not apply to the state: %s",
-                     why.msg);
+        rc = lca_audit_log_finding(v->rep, pe->position, err,
+                                   "event does not apply to the state: %s", why.msg);
         goto out;
     }
     rc = ev->type == LCA_EVT_ISSUER_CREATED
@@ -466,22 +477,26 @@ static int verify_one(void *ctx, const struct lca_pgevent *pe, struct lca_err *e
 }
 
 /* After the walk: log_head must be the last row, and no checkpoint may lie beyond it. */
-static int check_end(struct verifier *v, const uint8_t head_hash[LCA_AUDIT_HLEN], struct lca_err *err)
+static int check_end(struct verifier *v, const uint8_t head_hash[LCA_AUDIT_HLEN],
+                     struct lca_err *err)
 {
     struct lca_audit_report *rep = v->rep;
     char h[2 * LCA_AUDIT_HLEN + 1];
 
     if (v->chain.last != rep->head) {
-        return lca_audit_log_finding(rep, v->chain.last + 1, err,
-                       "positions %lld..%lld are missing: log_head records position %lld but "
-                       "the log ends at %lld (tail deleted)",
-                       (long long)(v->chain.last + 1), (long long)rep->head,
-                       (long long)rep->head, (long long)v->chain.last);
+        return lca_audit_log_finding(
+            rep, v->chain.last + 1, err,
+            "positions %lld..%lld are missing: log_head records position %lld but "
+            "the log ends at %lld (tail deleted)",
+            (long long)(v->chain.last + 1), (long long)rep->head, (long long)rep->head,
+            (long long)v->chain.last);
     }
     if (CRYPTO_memcmp(v->chain.prev, head_hash, LCA_AUDIT_HLEN) != 0) {
         lca_audit_log_hex(head_hash, LCA_AUDIT_HLEN, h);
-        return lca_audit_log_finding(rep, rep->head, err, "log_head hash %.16s... is not the hash of its "
-                       "position %lld", h, (long long)rep->head);
+        return lca_audit_log_finding(rep, rep->head, err,
+                                     "log_head hash %.16s... is not the hash of its "
+                                     "position %lld",
+                                     h, (long long)rep->head);
     }
     return lca_audit_checkpoint_list_beyond(&v->cps, rep, v->chain.last, err);
 }
@@ -519,7 +534,9 @@ static int pool_settle(struct verifier *v, int rc, struct lca_err *err)
 
 static int opt_threads(const struct lca_audit_opts *o)
 {
-    return o->threads <= 0 ? 2 : o->threads > LCA_AUDIT_MAX_PARTS ? LCA_AUDIT_MAX_PARTS : o->threads;
+    return o->threads <= 0                    ? 2
+           : o->threads > LCA_AUDIT_MAX_PARTS ? LCA_AUDIT_MAX_PARTS
+                                              : o->threads;
 }
 
 /* Readers for a chain-only walk of `head` events: each takes at least split_min of them. */
@@ -538,7 +555,8 @@ static int verify_run(struct lca_pgstore *store, struct verifier *v, struct lca_
 {
     uint8_t head_hash[LCA_AUDIT_HLEN];
 
-    if (v->o->checkpoints && lca_audit_checkpoint_list_load(store, v->o->log_public_key, &v->cps, v->rep, err) != LCA_OK) {
+    if (v->o->checkpoints && lca_audit_checkpoint_list_load(store, v->o->log_public_key, &v->cps,
+                                                            v->rep, err) != LCA_OK) {
         return LCA_FAIL;
     }
     if (!v->rep->clean) {
@@ -605,4 +623,3 @@ out:
     lca_audit_checkpoint_list_free(&v.cps);
     return rc;
 }
-

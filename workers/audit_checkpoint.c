@@ -31,7 +31,6 @@ void lca_audit_checkpoint_list_free(struct lca_audit_cplist *l)
     l->n = 0;
 }
 
-
 static int body_encode(const struct lca_audit_checkpoint *cp, uint8_t **out, size_t *len,
                        struct lca_err *err)
 {
@@ -49,8 +48,7 @@ static int body_encode(const struct lca_audit_checkpoint *cp, uint8_t **out, siz
 }
 
 /* 1: sig is a valid Ed25519 signature of body under pub. */
-static int ed25519_ok(const uint8_t pub[32], const uint8_t *body, size_t len,
-                      const uint8_t sig[64])
+static int ed25519_ok(const uint8_t pub[32], const uint8_t *body, size_t len, const uint8_t sig[64])
 {
     EVP_PKEY *k = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub, 32);
     EVP_MD_CTX *md = EVP_MD_CTX_new();
@@ -63,9 +61,11 @@ static int ed25519_ok(const uint8_t pub[32], const uint8_t *body, size_t len,
     return ok;
 }
 
-#define SQL_CP "SELECT id, cluster, position, hash, time_s, body, public_key, signature FROM checkpoints"
+#define SQL_CP                                                                                     \
+    "SELECT id, cluster, position, hash, time_s, body, public_key, signature FROM checkpoints"
 
-static int cp_row_parse(const PGresult *res, int r, struct lca_audit_cprow *row, struct lca_err *err)
+static int cp_row_parse(const PGresult *res, int r, struct lca_audit_cprow *row,
+                        struct lca_err *err)
 {
     size_t blen = (size_t)PQgetlength(res, r, 5);
 
@@ -90,8 +90,8 @@ static int cp_row_parse(const PGresult *res, int r, struct lca_audit_cprow *row,
 }
 
 /* Runs a checkpoint query (binary results). BAD_INPUT "no_checkpoints_table" without sql/007. */
-static int cp_query(struct lca_pgstore *store, const char *sql, int nparams, const char *const *vals,
-                    const int *lens, PGresult **out, struct lca_err *err)
+static int cp_query(struct lca_pgstore *store, const char *sql, int nparams,
+                    const char *const *vals, const int *lens, PGresult **out, struct lca_err *err)
 {
     PGconn *conn = lca_pgstore_conn(store, err);
     int fmts[2] = {1, 1};
@@ -118,8 +118,8 @@ static int cp_query(struct lca_pgstore *store, const char *sql, int nparams, con
 }
 
 /* Signature, body and key of one stored checkpoint; a finding names its position. */
-static int cp_check(const struct lca_audit_cprow *row, const uint8_t *pin, struct lca_audit_report *rep,
-                    struct lca_err *err)
+static int cp_check(const struct lca_audit_cprow *row, const uint8_t *pin,
+                    struct lca_audit_report *rep, struct lca_err *err)
 {
     uint8_t *body = NULL;
     size_t len = 0;
@@ -132,14 +132,15 @@ static int cp_check(const struct lca_audit_cprow *row, const uint8_t *pin, struc
     free(body);
     if (pin != NULL && CRYPTO_memcmp(pin, row->cp.pub, 32) != 0) {
         return lca_audit_log_finding(rep, row->cp.position, err,
-                       "checkpoint #%lld is signed with another key than the log key",
-                       (long long)row->cp.id);
+                                     "checkpoint #%lld is signed with another key than the log key",
+                                     (long long)row->cp.id);
     }
     if (!same || !ed25519_ok(row->cp.pub, row->body, row->body_len, row->cp.sig)) {
-        return lca_audit_log_finding(rep, row->cp.position, err,
-                       "checkpoint #%lld (position %lld): bad signature or its columns differ "
-                       "from the signed body",
-                       (long long)row->cp.id, (long long)row->cp.position);
+        return lca_audit_log_finding(
+            rep, row->cp.position, err,
+            "checkpoint #%lld (position %lld): bad signature or its columns differ "
+            "from the signed body",
+            (long long)row->cp.id, (long long)row->cp.position);
     }
     return LCA_OK;
 }
@@ -154,8 +155,9 @@ static int cp_pos_cmp(const void *a, const void *b)
     return x->cp.id < y->cp.id ? -1 : x->cp.id > y->cp.id;
 }
 
-int lca_audit_checkpoint_list_load(struct lca_pgstore *store, const uint8_t *pin, struct lca_audit_cplist *l,
-                   struct lca_audit_report *rep, struct lca_err *err)
+int lca_audit_checkpoint_list_load(struct lca_pgstore *store, const uint8_t *pin,
+                                   struct lca_audit_cplist *l, struct lca_audit_report *rep,
+                                   struct lca_err *err)
 {
     PGresult *res = NULL;
     int r, n, rc = LCA_FAIL;
@@ -191,16 +193,17 @@ out:
 }
 
 /* The log at a checkpointed position must still have the checkpointed hash. */
-int lca_audit_checkpoint_list_match(struct lca_audit_cplist *l, struct lca_audit_report *rep, const struct lca_pgevent *pe,
-                    struct lca_err *err)
+int lca_audit_checkpoint_list_match(struct lca_audit_cplist *l, struct lca_audit_report *rep,
+                                    const struct lca_pgevent *pe, struct lca_err *err)
 {
     while (l->next < l->n && l->v[l->next].cp.position == pe->position) {
         const struct lca_audit_checkpoint *cp = &l->v[l->next].cp;
         if (CRYPTO_memcmp(cp->hash, pe->hash, LCA_AUDIT_HLEN) != 0) {
-            return lca_audit_log_finding(rep, pe->position, err,
-                           "checkpoint #%lld signed another hash for position %lld than the log "
-                           "now holds (history rewritten after it was published)",
-                           (long long)cp->id, (long long)pe->position);
+            return lca_audit_log_finding(
+                rep, pe->position, err,
+                "checkpoint #%lld signed another hash for position %lld than the log "
+                "now holds (history rewritten after it was published)",
+                (long long)cp->id, (long long)pe->position);
         }
         rep->checkpoints++;
         l->next++;
@@ -208,8 +211,8 @@ int lca_audit_checkpoint_list_match(struct lca_audit_cplist *l, struct lca_audit
     return LCA_OK;
 }
 
-int lca_audit_checkpoint_list_beyond(const struct lca_audit_cplist *l, struct lca_audit_report *rep, int64_t last,
-                     struct lca_err *err)
+int lca_audit_checkpoint_list_beyond(const struct lca_audit_cplist *l, struct lca_audit_report *rep,
+                                     int64_t last, struct lca_err *err)
 {
     const struct lca_audit_checkpoint *cp;
     char h[2 * LCA_AUDIT_HLEN + 1];
@@ -219,11 +222,12 @@ int lca_audit_checkpoint_list_beyond(const struct lca_audit_cplist *l, struct lc
     }
     cp = &l->v[l->next].cp;
     lca_audit_log_hex(cp->hash, LCA_AUDIT_HLEN, h);
-    return lca_audit_log_finding(rep, cp->position, err,
-                   "log cut: checkpoint #%lld (cluster %s, time %lld) vouches for position %lld "
-                   "with hash %.16s..., but the log ends at position %lld",
-                   (long long)cp->id, cp->cluster, (long long)cp->time, (long long)cp->position,
-                   h, (long long)last);
+    return lca_audit_log_finding(
+        rep, cp->position, err,
+        "log cut: checkpoint #%lld (cluster %s, time %lld) vouches for position %lld "
+        "with hash %.16s..., but the log ends at position %lld",
+        (long long)cp->id, cp->cluster, (long long)cp->time, (long long)cp->position, h,
+        (long long)last);
 }
 
 /* ---- checkpoints: the log key -------------------------------------------------------------- */
@@ -309,7 +313,8 @@ int lca_audit_logkey_load(struct lca_pgstore *store, const uint8_t kek[32],
     }
     if (rc == LCA_OK && (EVP_PKEY_get_id(k->pkey) != EVP_PKEY_ED25519 ||
                          EVP_PKEY_get_raw_public_key(k->pkey, k->pub, &n) != 1 || n != 32)) {
-        rc = lca_err_set(err, LCA_ERR_FATAL, "bad_log_key", "audit: the stored log key is not "
+        rc = lca_err_set(err, LCA_ERR_FATAL, "bad_log_key",
+                         "audit: the stored log key is not "
                          "Ed25519");
     }
     if (rc != LCA_OK) {
@@ -323,8 +328,8 @@ int lca_audit_logkey_load(struct lca_pgstore *store, const uint8_t kek[32],
 /* ---- checkpoints: signing ------------------------------------------------------------------ */
 
 /* The last checkpoint of cluster (*found = 0 when none), its signature checked under k. */
-static int cp_last(struct lca_pgstore *store, const struct lca_audit_logkey *k,
-                   const char *cluster, struct lca_audit_cprow *row, int *found, struct lca_err *err)
+static int cp_last(struct lca_pgstore *store, const struct lca_audit_logkey *k, const char *cluster,
+                   struct lca_audit_cprow *row, int *found, struct lca_err *err)
 {
     const char *vals[1] = {cluster};
     const int lens[1] = {(int)strlen(cluster)};
@@ -333,13 +338,13 @@ static int cp_last(struct lca_pgstore *store, const struct lca_audit_logkey *k,
     int rc = LCA_FAIL;
 
     memset(&rep, 0, sizeof(rep));
-    if (cp_query(store, SQL_CP " WHERE cluster = $1 ORDER BY id DESC LIMIT 1", 1, vals, lens,
-                 &res, err) != LCA_OK) {
+    if (cp_query(store, SQL_CP " WHERE cluster = $1 ORDER BY id DESC LIMIT 1", 1, vals, lens, &res,
+                 err) != LCA_OK) {
         return LCA_FAIL;
     }
     *found = PQntuples(res) == 1;
-    if (*found && (cp_row_parse(res, 0, row, err) != LCA_OK ||
-                   cp_check(row, k->pub, &rep, err) != LCA_OK)) {
+    if (*found &&
+        (cp_row_parse(res, 0, row, err) != LCA_OK || cp_check(row, k->pub, &rep, err) != LCA_OK)) {
         err->cls = LCA_ERR_BAD_INPUT;
         snprintf(err->code, sizeof(err->code), "chain_broken");
         goto out;
@@ -367,12 +372,13 @@ static int chain_span(struct lca_pgstore *store, int64_t from, const uint8_t pre
     int rc;
 
     memset(&rep, 0, sizeof(rep));
-    rc = lca_audit_log_chain_init(&c, from, prev, err) == LCA_OK ? lca_audit_log_read(store, from, to, chain_only_cb,
-                                                                  ctx, err)
-                                                   : LCA_FAIL;
+    rc = lca_audit_log_chain_init(&c, from, prev, err) == LCA_OK
+             ? lca_audit_log_read(store, from, to, chain_only_cb, ctx, err)
+             : LCA_FAIL;
     if (rc == LCA_OK && (c.last != to || CRYPTO_memcmp(c.prev, head_hash, LCA_AUDIT_HLEN) != 0)) {
-        rc = lca_audit_log_finding(&rep, c.last + 1, err, "the log ends at %lld, not at log_head %lld",
-                     (long long)c.last, (long long)to);
+        rc = lca_audit_log_finding(&rep, c.last + 1, err,
+                                   "the log ends at %lld, not at log_head %lld", (long long)c.last,
+                                   (long long)to);
     }
     if (rc != LCA_OK && strcmp(err->code, LCA_AUDIT_FINDING) == 0) {
         lca_err_set(err, LCA_ERR_BAD_INPUT, "chain_broken",
@@ -404,8 +410,8 @@ static int cp_sign_insert(struct lca_pgstore *store, const struct lca_audit_logk
     lca_audit_log_put_be64(p, (uint64_t)cp->position);
     lca_audit_log_put_be64(t, (uint64_t)cp->time);
     {
-        const char *vals[7] = {cp->cluster, (const char *)p, (const char *)cp->hash,
-                               (const char *)t, (const char *)body, (const char *)cp->pub,
+        const char *vals[7] = {cp->cluster,          (const char *)p,    (const char *)cp->hash,
+                               (const char *)t,      (const char *)body, (const char *)cp->pub,
                                (const char *)cp->sig};
         const int lens[7] = {(int)strlen(cp->cluster), 8, LCA_AUDIT_HLEN, 8, (int)len, 32, 64};
         PGconn *conn = lca_pgstore_conn(store, err);
@@ -500,4 +506,3 @@ int lca_audit_checkpoint_json(const struct lca_audit_checkpoint *cp, char **out,
     free(body);
     return rc;
 }
-

@@ -55,12 +55,12 @@ int lca_audit_log_read(struct lca_pgstore *store, int64_t after, int64_t upto, l
 
 /* One part of a split read: a range, its callback, and how the read of it ended. */
 struct lca_audit_log_part {
-    int64_t after, upto;  /* (after, upto] */
-    int narrow;           /* 1: only position, payload, prev_hash, hash (type "", time 0) */
-    lca_pgevent_cb *cb;   /* called in position order, on the part's own thread */
+    int64_t after, upto; /* (after, upto] */
+    int narrow;          /* 1: only position, payload, prev_hash, hash (type "", time 0) */
+    lca_pgevent_cb *cb;  /* called in position order, on the part's own thread */
     void *ctx;
-    int rc;               /* out: LCA_OK, or LCA_FAIL with err (a cb failure, the database) */
-    struct lca_err err;   /* out */
+    int rc;             /* out: LCA_OK, or LCA_FAIL with err (a cb failure, the database) */
+    struct lca_err err; /* out */
 };
 
 /*
@@ -78,7 +78,7 @@ struct lca_audit_chain {
     EVP_MD_CTX *md;
     EVP_MD *sha;
     uint8_t prev[LCA_AUDIT_HLEN]; /* hash of `last` */
-    int64_t last;       /* last position checked */
+    int64_t last;                 /* last position checked */
 };
 
 /* From `last` with hash `prev`. FATAL when SHA-256 cannot be set up (cleanup anyway). */
@@ -112,17 +112,17 @@ struct lca_audit_counts {
 
 /* One certificate signature to check. */
 struct lca_audit_certjob {
-    int64_t position;            /* the CertificateIssued event */
-    int64_t seq;                 /* set by submit: jobs queued before this one */
-    uint8_t *der;                /* the certificate (submit copies it) */
+    int64_t position; /* the CertificateIssued event */
+    int64_t seq;      /* set by submit: jobs queued before this one */
+    uint8_t *der;     /* the certificate (submit copies it) */
     size_t len;
-    EVP_PKEY *key;               /* the issuer's public key (submit takes a reference) */
-    uint8_t serial[20];          /* the event's serial, big-endian */
+    EVP_PKEY *key;      /* the issuer's public key (submit takes a reference) */
+    uint8_t serial[20]; /* the event's serial, big-endian */
     size_t serial_len;
-    char sn[64];                 /* the serial as the event spells it, for the finding */
+    char sn[64]; /* the serial as the event spells it, for the finding */
     char issuer_id[40];
     char key_id[65];
-    struct lca_audit_counts at;  /* the walk's counters when it was queued */
+    struct lca_audit_counts at; /* the walk's counters when it was queued */
 };
 
 /* Checks j (any thread): 0 when the signature verifies under j->key and the serial matches;
@@ -173,13 +173,11 @@ int lca_audit_checkpoint_list_load(struct lca_pgstore *store, const uint8_t *pin
 
 /* Matches the checkpoints at pe's position against its hash (a finding when they differ). */
 int lca_audit_checkpoint_list_match(struct lca_audit_cplist *l, struct lca_audit_report *rep,
-                                    const struct lca_pgevent *pe,
-                                    struct lca_err *err) LCA_MUST_USE;
+                                    const struct lca_pgevent *pe, struct lca_err *err) LCA_MUST_USE;
 
 /* After the walk ended at `last`: a checkpoint not matched yet vouches for a cut tail. */
-int lca_audit_checkpoint_list_beyond(const struct lca_audit_cplist *l,
-                                     struct lca_audit_report *rep, int64_t last,
-                                     struct lca_err *err) LCA_MUST_USE;
+int lca_audit_checkpoint_list_beyond(const struct lca_audit_cplist *l, struct lca_audit_report *rep,
+                                     int64_t last, struct lca_err *err) LCA_MUST_USE;
 
 void lca_audit_checkpoint_list_free(struct lca_audit_cplist *l);
 

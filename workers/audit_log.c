@@ -56,7 +56,8 @@ static int rd_field(struct copy_rd *r, const uint8_t **out, size_t *len)
     if (r->n < 4) {
         return -1;
     }
-    l = (uint32_t)lca_audit_log_be64((const uint8_t[8]){0, 0, 0, 0, r->p[0], r->p[1], r->p[2], r->p[3]});
+    l = (uint32_t)lca_audit_log_be64(
+        (const uint8_t[8]){0, 0, 0, 0, r->p[0], r->p[1], r->p[2], r->p[3]});
     r->p += 4;
     r->n -= 4;
     if (l == UINT32_MAX || l > r->n) {
@@ -90,7 +91,8 @@ static int copy_row(const uint8_t *buf, size_t n, struct lca_pgevent *ev, char *
             return -1;
         }
     }
-    if (l[0] != 8 || l[3] != 8 || l[4] != LCA_AUDIT_HLEN || l[5] != LCA_AUDIT_HLEN || l[1] >= tlen) {
+    if (l[0] != 8 || l[3] != 8 || l[4] != LCA_AUDIT_HLEN || l[5] != LCA_AUDIT_HLEN ||
+        l[1] >= tlen) {
         return -1;
     }
     ev->position = (int64_t)lca_audit_log_be64(f[0]);
@@ -141,10 +143,10 @@ static int copy_rows(PGconn *conn, lca_pgevent_cb *cb, void *ctx, struct lca_err
         size_t len = (size_t)n, skip = 0;
         int rc = LCA_OK;
         if (first) { /* the header arrives with the first row */
-            skip = len >= 19 && memcmp(b, sig, 11) == 0 ? 19 + (size_t)lca_audit_log_be64((const uint8_t[8]){
-                                                              0, 0, 0, 0, b[15], b[16], b[17],
-                                                              b[18]})
-                                                        : len + 1;
+            skip = len >= 19 && memcmp(b, sig, 11) == 0
+                       ? 19 + (size_t)lca_audit_log_be64(
+                                  (const uint8_t[8]){0, 0, 0, 0, b[15], b[16], b[17], b[18]})
+                       : len + 1;
             first = 0;
         }
         if (skip > len) {
@@ -179,8 +181,8 @@ static int session_begin(PGconn *conn, const char *snap_in, char *snap_out, size
     PGresult *res;
     int ok;
 
-    if (snap_in != NULL && (strlen(snap_in) > 64 ||
-                            strspn(snap_in, "0123456789ABCDEFabcdef-") != strlen(snap_in))) {
+    if (snap_in != NULL &&
+        (strlen(snap_in) > 64 || strspn(snap_in, "0123456789ABCDEFabcdef-") != strlen(snap_in))) {
         return lca_err_set(err, LCA_ERR_FATAL, "snapshot", "audit: odd snapshot id");
     }
     if (snap_in != NULL) {
@@ -371,9 +373,10 @@ int lca_audit_log_read(struct lca_pgstore *store, int64_t after, int64_t upto, l
 
 /* ---- findings -------------------------------------------------------------------------------- */
 
-/* Records the first problem and stops the read (the caller turns LCA_AUDIT_FINDING back into LCA_OK). */
+/* Records the first problem and stops the read (the caller turns LCA_AUDIT_FINDING back into
+ * LCA_OK). */
 int lca_audit_log_finding(struct lca_audit_report *rep, int64_t pos, struct lca_err *err,
-                   const char *fmt, ...)
+                          const char *fmt, ...)
 {
     va_list ap;
 
@@ -397,9 +400,11 @@ void lca_audit_log_hex(const uint8_t *p, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-/* ---- (a) the hash chain ----------------------------------------------------------------------- */
+/* ---- (a) the hash chain -----------------------------------------------------------------------
+ */
 
-int lca_audit_log_chain_init(struct lca_audit_chain *c, int64_t last, const uint8_t prev[LCA_AUDIT_HLEN], struct lca_err *err)
+int lca_audit_log_chain_init(struct lca_audit_chain *c, int64_t last,
+                             const uint8_t prev[LCA_AUDIT_HLEN], struct lca_err *err)
 {
     c->md = EVP_MD_CTX_new();
     c->sha = EVP_MD_fetch(NULL, "SHA256", NULL);
@@ -418,8 +423,8 @@ void lca_audit_log_chain_cleanup(struct lca_audit_chain *c)
 }
 
 /* Same digest as lca_pgstore_chain_hash, with a reused context and a pre-fetched algorithm. */
-static int chain_hash(struct lca_audit_chain *c, const uint8_t *payload, size_t len, uint8_t out[LCA_AUDIT_HLEN],
-                      struct lca_err *err)
+static int chain_hash(struct lca_audit_chain *c, const uint8_t *payload, size_t len,
+                      uint8_t out[LCA_AUDIT_HLEN], struct lca_err *err)
 {
     unsigned int n = 0;
 
@@ -432,37 +437,39 @@ static int chain_hash(struct lca_audit_chain *c, const uint8_t *payload, size_t 
     return LCA_OK;
 }
 
-int lca_audit_log_chain_step(struct lca_audit_chain *c, struct lca_audit_report *rep, const struct lca_pgevent *ev,
-                      struct lca_err *err)
+int lca_audit_log_chain_step(struct lca_audit_chain *c, struct lca_audit_report *rep,
+                             const struct lca_pgevent *ev, struct lca_err *err)
 {
     uint8_t h[LCA_AUDIT_HLEN];
 
     if (ev->position != c->last + 1) {
-        return lca_audit_log_finding(rep, c->last + 1, err,
-                       "position %lld is missing: the log jumps from %lld to %lld (row deleted)",
-                       (long long)(c->last + 1), (long long)c->last, (long long)ev->position);
+        return lca_audit_log_finding(
+            rep, c->last + 1, err,
+            "position %lld is missing: the log jumps from %lld to %lld (row deleted)",
+            (long long)(c->last + 1), (long long)c->last, (long long)ev->position);
     }
     /* memcmp, not CRYPTO_memcmp: chain hashes are public (STYLE rule 13 is for secrets), and
      * the constant-time byte loop was a tenth of the chain pass's client time */
     if (memcmp(ev->prev_hash, c->prev, LCA_AUDIT_HLEN) != 0) {
-        return lca_audit_log_finding(rep, ev->position, err,
-                       "prev_hash is not the hash of position %lld (rows reordered, deleted "
-                       "or rewritten)",
-                       (long long)c->last);
+        return lca_audit_log_finding(
+            rep, ev->position, err,
+            "prev_hash is not the hash of position %lld (rows reordered, deleted "
+            "or rewritten)",
+            (long long)c->last);
     }
     if (chain_hash(c, ev->payload, ev->payload_len, h, err) != LCA_OK) {
         return LCA_FAIL;
     }
     if (memcmp(h, ev->hash, LCA_AUDIT_HLEN) != 0) {
-        return lca_audit_log_finding(rep, ev->position, err,
-                       "hash mismatch: SHA-256(prev_hash || payload) differs from the stored "
-                       "hash (payload or hash changed)");
+        return lca_audit_log_finding(
+            rep, ev->position, err,
+            "hash mismatch: SHA-256(prev_hash || payload) differs from the stored "
+            "hash (payload or hash changed)");
     }
     memcpy(c->prev, h, LCA_AUDIT_HLEN);
     c->last = ev->position;
     return LCA_OK;
 }
-
 
 /* Big-endian magnitude without leading zero octets. */
 const uint8_t *lca_audit_log_strip0(const uint8_t *p, size_t *len)
@@ -474,20 +481,19 @@ const uint8_t *lca_audit_log_strip0(const uint8_t *p, size_t *len)
     return p;
 }
 
-
 /* ---- the chain on several readers ------------------------------------------------------------ */
 
 /* One part of a split chain walk: its own chain, counters, checkpoint cursor and first row. */
 struct seg {
     struct lca_audit_chain chain;
-    struct lca_audit_report rep;   /* events, checkpoints and the part's own first finding */
-    struct lca_audit_cplist cps;   /* shares the rows of the caller's list; own cursor */
-    int seed;                      /* 1: take the first row's prev_hash (checked at the seam) */
-    int seen;                      /* a row arrived */
-    int64_t first_pos;             /* the first row's position and prev_hash */
+    struct lca_audit_report rep; /* events, checkpoints and the part's own first finding */
+    struct lca_audit_cplist cps; /* shares the rows of the caller's list; own cursor */
+    int seed;                    /* 1: take the first row's prev_hash (checked at the seam) */
+    int seen;                    /* a row arrived */
+    int64_t first_pos;           /* the first row's position and prev_hash */
     uint8_t first_prev[LCA_AUDIT_HLEN];
     const struct lca_audit_opts *o;
-    _Atomic int64_t *done;         /* events checked by all parts (progress) */
+    _Atomic int64_t *done; /* events checked by all parts (progress) */
 };
 
 static int seg_one(void *ctx, const struct lca_pgevent *pe, struct lca_err *err)

@@ -36,7 +36,7 @@ struct replayer {
     struct lca_state *st;
     struct crl_keep *crls; /* the last CrlPublished per issuer, scope and kind */
     size_t n_crls;
-    int64_t last_time_us;  /* recorded_at of the last event folded */
+    int64_t last_time_us; /* recorded_at of the last event folded */
 };
 
 static int keep_crl(struct replayer *r, const struct lca_val *p, struct lca_err *err)
@@ -111,7 +111,7 @@ struct batch {
     struct lca_event *ev[BATCH];
     int64_t pos[BATCH], time_us[BATCH];
     size_t n;
-    int raw;               /* 1: payloads copied into buf, decoded by the fold thread */
+    int raw; /* 1: payloads copied into buf, decoded by the fold thread */
     uint8_t *buf;
     size_t off[BATCH], len[BATCH], buf_len, buf_cap;
     struct batch *spent_next;
@@ -123,12 +123,12 @@ struct pipe {
     pthread_cond_t has_batch, has_room;
     struct batch *q[BATCHES];
     size_t head, n;
-    struct batch *spent;   /* folded batches (linked by spent_next), for the reader to free */
-    int done;              /* the reader has no more batches */
-    _Atomic int failed;    /* the fold failed: err holds why */
+    struct batch *spent; /* folded batches (linked by spent_next), for the reader to free */
+    int done;            /* the reader has no more batches */
+    _Atomic int failed;  /* the fold failed: err holds why */
     struct lca_err err;
-    struct batch *cur;     /* the reader's batch being filled */
-    uint64_t batches;      /* batches started (odd ones go raw) */
+    struct batch *cur; /* the reader's batch being filled */
+    uint64_t batches;  /* batches started (odd ones go raw) */
 };
 
 /* Copies a payload into the raw batch b. */
@@ -184,8 +184,8 @@ static void *fold_thread(void *arg)
         pthread_cond_signal(&p->has_room);
         pthread_mutex_unlock(&p->mu);
         for (i = 0; i < b->n && !atomic_load(&p->failed); i++) {
-            if (b->raw && lca_event_decode(b->buf + b->off[i], b->len[i], &b->ev[i],
-                                           &p->err) != LCA_OK) {
+            if (b->raw &&
+                lca_event_decode(b->buf + b->off[i], b->len[i], &b->ev[i], &p->err) != LCA_OK) {
                 p->err.cls = LCA_ERR_FATAL;
                 atomic_store(&p->failed, 1);
             } else if (fold_one(p->r, b->pos[i], b->time_us[i], b->ev[i], &p->err) != LCA_OK) {
@@ -325,8 +325,9 @@ static int position_at(struct lca_pgstore *store, int64_t t, int64_t *pos, struc
         return LCA_FAIL;
     }
     lca_audit_log_put_be64(b, (uint64_t)(t * 1000000 + 999999 - LCA_AUDIT_PG_EPOCH_US));
-    res = PQexecParams(conn, "SELECT coalesce(max(position), 0) FROM events "
-                             "WHERE recorded_at <= $1",
+    res = PQexecParams(conn,
+                       "SELECT coalesce(max(position), 0) FROM events "
+                       "WHERE recorded_at <= $1",
                        1, types, vals, lens, fmts, 1);
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
         PQgetlength(res, 0, 0) != 8) {
@@ -513,8 +514,8 @@ struct rec_key {
 struct rec_list {
     struct rec_key *v;
     size_t n, cap, seen;
-    int64_t at;   /* replay time */
-    int revoked;  /* 1: revoked ones; 0: valid ones */
+    int64_t at;  /* replay time */
+    int revoked; /* 1: revoked ones; 0: valid ones */
     int oom;
 };
 
@@ -611,7 +612,8 @@ static size_t rec_json(char *p, const struct lca_certrec *rec, int revoked, int 
     }
     n += put_s(p + n, "\",\"not_after\":");
     n += put_i64(p + n, rec->not_after);
-    n += put_s(p + n, rec->is_ca ? ",\"is_ca\":true,\"position\":" : ",\"is_ca\":false,\"position\":");
+    n += put_s(p + n,
+               rec->is_ca ? ",\"is_ca\":true,\"position\":" : ",\"is_ca\":false,\"position\":");
     n += put_i64(p + n, rec->position);
     p[n++] = '}';
     return n;
@@ -683,8 +685,8 @@ static int write_all(const char *dir, const struct replayer *r, int64_t pos, int
             snprintf(sub, sizeof(sub), "%s/crls/%.*s", dir,
                      (int)(strchr(r->crls[i].path, '/') - r->crls[i].path), r->crls[i].path);
             if (mkdir(sub, 0755) != 0 && errno != EEXIST) {
-                return lca_err_set(err, LCA_ERR_BAD_INPUT, "write",
-                                   "replay: cannot create %s: %s", sub, strerror(errno));
+                return lca_err_set(err, LCA_ERR_BAD_INPUT, "write", "replay: cannot create %s: %s",
+                                   sub, strerror(errno));
             }
         }
         snprintf(name, sizeof(name), "crls/%s", r->crls[i].path);
@@ -730,9 +732,10 @@ int lca_audit_replay(struct lca_pgstore *store, int64_t to_pos, int64_t to_time,
         goto out;
     }
     if (lca_state_position(r.st) != pos) {
-        lca_err_set(err, LCA_ERR_FATAL, "bad_log", "replay: the log stops at %lld before %lld "
-                    "(run ledgerca audit verify)", (long long)lca_state_position(r.st),
-                    (long long)pos);
+        lca_err_set(err, LCA_ERR_FATAL, "bad_log",
+                    "replay: the log stops at %lld before %lld "
+                    "(run ledgerca audit verify)",
+                    (long long)lca_state_position(r.st), (long long)pos);
         goto out;
     }
     at = to_pos != 0 ? r.last_time_us / 1000000 : to_time;
@@ -751,4 +754,3 @@ out:
     lca_state_free(r.st);
     return rc;
 }
-

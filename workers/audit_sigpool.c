@@ -77,16 +77,16 @@ struct lca_audit_sigpool {
     pthread_mutex_t mu;
     pthread_cond_t has_job, has_room, idle;
     struct lca_audit_certjob q[QUEUE];
-    size_t head, n, busy;    /* ring: q[head..head+n); jobs being checked */
-    int sleepers;            /* workers waiting for a job */
-    int full;                /* the walk waits for room (woken at half empty, not per job) */
+    size_t head, n, busy; /* ring: q[head..head+n); jobs being checked */
+    int sleepers;         /* workers waiting for a job */
+    int full;             /* the walk waits for room (woken at half empty, not per job) */
     int stop;
     int threads;
     pthread_t t[LCA_AUDIT_MAX_PARTS];
-    int64_t seq;             /* jobs queued so far */
-    _Atomic int64_t first_bad; /* lowest failing position (INT64_MAX: none) */
+    int64_t seq;                  /* jobs queued so far */
+    _Atomic int64_t first_bad;    /* lowest failing position (INT64_MAX: none) */
     struct lca_audit_certjob bad; /* that job (der and key released) */
-    char problem[512];       /* and what is wrong with it */
+    char problem[512];            /* and what is wrong with it */
 };
 
 static void job_release(struct lca_audit_certjob *j)
@@ -137,8 +137,8 @@ static void *worker(void *arg)
         }
         pthread_mutex_unlock(&p->mu);
         /* a job above a known failure cannot change the report: skip its verification */
-        bad = j.position < atomic_load(&p->first_bad) && lca_audit_sigpool_check(&j, problem,
-                                                                                 sizeof(problem));
+        bad = j.position < atomic_load(&p->first_bad) &&
+              lca_audit_sigpool_check(&j, problem, sizeof(problem));
         job_release(&j);
         pthread_mutex_lock(&p->mu);
         if (bad) {

@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-int lca_fsutil_write_atomic(const char *path, const void *buf, size_t len,
-                            enum lca_err_class cls, const char *code, struct lca_err *err)
+int lca_fsutil_write_atomic(const char *path, const void *buf, size_t len, enum lca_err_class cls,
+                            const char *code, struct lca_err *err)
 {
     char tmp[4200];
     int fd;

@@ -18,8 +18,7 @@
  * The temporary file is removed on failure. Errors: class `cls` with code `code` (the caller's
  * vocabulary, e.g. RETRIABLE "crl_file"), the message naming the path and errno.
  */
-int lca_fsutil_write_atomic(const char *path, const void *buf, size_t len,
-                            enum lca_err_class cls, const char *code,
-                            struct lca_err *err) LCA_MUST_USE;
+int lca_fsutil_write_atomic(const char *path, const void *buf, size_t len, enum lca_err_class cls,
+                            const char *code, struct lca_err *err) LCA_MUST_USE;
 
 #endif
