@@ -98,10 +98,13 @@ int lca_audit_log_chain_step(struct lca_audit_chain *c, struct lca_audit_report 
  * reader would name, with the same counts. On return c, cps->next and rep's counters stand where
  * one walk would have left them. A finding returns LCA_FAIL with LCA_AUDIT_FINDING (rep filled).
  * Progress (o->progress) is reported from the calling thread with the events checked so far.
+ * *ran = 0 when the split read could not be set up (a second connection refused, no thread):
+ * nothing was checked and c, cps, rep are untouched, so the caller can read on one connection.
  */
 int lca_audit_log_chain_split(struct lca_pgstore *store, int n, const struct lca_audit_opts *o,
                               struct lca_audit_chain *c, struct lca_audit_cplist *cps,
-                              struct lca_audit_report *rep, struct lca_err *err) LCA_MUST_USE;
+                              struct lca_audit_report *rep, int *ran,
+                              struct lca_err *err) LCA_MUST_USE;
 
 /* ---- audit_sigpool.c ---------------------------------------------------------------------- */
 

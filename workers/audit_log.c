@@ -584,7 +584,7 @@ static size_t cp_first_after(const struct lca_audit_cplist *l, int64_t pos)
 
 int lca_audit_log_chain_split(struct lca_pgstore *store, int n, const struct lca_audit_opts *o,
                               struct lca_audit_chain *c, struct lca_audit_cplist *cps,
-                              struct lca_audit_report *rep, struct lca_err *err)
+                              struct lca_audit_report *rep, int *ran, struct lca_err *err)
 {
     struct seg segs[LCA_AUDIT_MAX_PARTS];
     struct lca_audit_log_part parts[LCA_AUDIT_MAX_PARTS];
@@ -592,6 +592,7 @@ int lca_audit_log_chain_split(struct lca_pgstore *store, int n, const struct lca
     int64_t from = c->last, span = (rep->head - from + n - 1) / n;
     int k, ready = 0, rc = LCA_FAIL;
 
+    *ran = 0;
     memset(segs, 0, sizeof(segs));
     memset(parts, 0, sizeof(parts));
     for (k = 0; k < n; k++, ready++) {
@@ -613,6 +614,7 @@ int lca_audit_log_chain_split(struct lca_pgstore *store, int n, const struct lca
         }
     }
     if (ready == n && lca_audit_log_read_parts(store, parts, n, err) == LCA_OK) {
+        *ran = 1;
         rc = seg_merge(segs, parts, n, c, cps, rep, err);
     }
     for (k = 0; k < ready; k++) {
