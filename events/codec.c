@@ -291,6 +291,20 @@ static int check_dup_keys(const msgpack_object_map *m, struct lca_err *err)
     if (m->size < 2) {
         return LCA_OK;
     }
+    if (m->size <= 16) { /* an event's maps: compare the pairs, no allocation and no sort */
+        uint32_t j;
+        for (k = 1; k < m->size; k++) {
+            const msgpack_object_str *a = &m->ptr[k].key.via.str;
+            for (j = 0; j < k; j++) {
+                const msgpack_object_str *b = &m->ptr[j].key.via.str;
+                if (key_cmp(&a, &b) == 0) {
+                    return lca_err_set(err, LCA_ERR_BAD_INPUT, "duplicate_key",
+                                       "map key of %u bytes appears twice", (unsigned)a->size);
+                }
+            }
+        }
+        return LCA_OK;
+    }
     keys = malloc(m->size * sizeof(*keys));
     if (keys == NULL) {
         return no_memory(err);
@@ -406,7 +420,8 @@ static struct lca_val *from_object(const msgpack_object *o, struct lca_err *err)
 int lca_codec_decode(const uint8_t *buf, size_t len, const struct lca_limits *lim,
                      struct lca_val **out, struct lca_err *err)
 {
-    msgpack_unpacked up;
+    msgpack_zone zone;
+    msgpack_object obj;
     msgpack_unpack_return ret;
     struct lca_val *v = NULL;
     size_t off = 0;
@@ -425,17 +440,22 @@ int lca_codec_decode(const uint8_t *buf, size_t len, const struct lca_limits *li
     if (prescan(buf, len, lim, err) != LCA_OK) {
         return LCA_FAIL;
     }
-    msgpack_unpacked_init(&up);
-    ret = msgpack_unpack_next(&up, (const char *)buf, len, &off);
+    /* A zone on the stack with a small first chunk: msgpack_unpack_next would allocate a new
+     * 8 KB zone per call, whose malloc (a large-bin request) consolidated the heap's fast bins
+     * every time; an event's object tree fits in a few hundred bytes. */
+    if (!msgpack_zone_init(&zone, 1000)) {
+        return no_memory(err);
+    }
+    ret = msgpack_unpack((const char *)buf, len, &off, &zone, &obj);
     if (ret == MSGPACK_UNPACK_NOMEM_ERROR) {
         no_memory(err);
     } else if (ret != MSGPACK_UNPACK_SUCCESS || off != len) {
         lca_err_set(err, LCA_ERR_BAD_INPUT, "bad_msgpack", "msgpack-c rejected the input (%d)",
                     (int)ret);
     } else {
-        v = from_object(&up.data, err);
+        v = from_object(&obj, err);
     }
-    msgpack_unpacked_destroy(&up);
+    msgpack_zone_destroy(&zone);
     if (v != NULL && !lca_val_ok(v)) { /* a push or append ran out of memory */
         lca_val_free(v);
         return no_memory(err);

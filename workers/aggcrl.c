@@ -15,6 +15,7 @@
 #include <openssl/x509.h>
 
 #include "crl.h"
+#include "fsutil.h"
 #include "key.h"
 #include "log.h"
 #include "state.h"
@@ -99,30 +100,6 @@ static int mkdirs(const char *path, struct lca_err *err)
     return LCA_OK;
 }
 
-static int write_atomic(const char *path, const void *buf, size_t len, struct lca_err *err)
-{
-    char tmp[4200];
-    int fd;
-    ssize_t w = 0;
-
-    snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
-    if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644)) < 0) {
-        return lca_err_set(err, LCA_ERR_RETRIABLE, "crl_file", "open %s: %s", tmp,
-                           strerror(errno));
-    }
-    while (len > 0 && (w = write(fd, buf, len)) > 0) {
-        buf = (const uint8_t *)buf + w;
-        len -= (size_t)w;
-    }
-    if (w < 0 || fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
-        (void)lca_err_set(err, LCA_ERR_RETRIABLE, "crl_file", "write %s: %s", path,
-                          strerror(errno));
-        unlink(tmp);
-        return LCA_FAIL;
-    }
-    return LCA_OK;
-}
-
 static int name_ok(const char *s)
 {
     size_t n = strlen(s);
@@ -143,7 +120,8 @@ static int write_pair(const char *dir, const char *issuer_id, const uint8_t *der
         return lca_err_set(err, LCA_ERR_BAD_INPUT, "bad_issuer_id", "issuer id unfit for a file");
     }
     snprintf(path, sizeof(path), "%s/%s.crl", dir, issuer_id);
-    if (mkdirs(dir, err) != LCA_OK || write_atomic(path, der, len, err) != LCA_OK) {
+    if (mkdirs(dir, err) != LCA_OK ||
+        lca_fsutil_write_atomic(path, der, len, LCA_ERR_RETRIABLE, "crl_file", err) != LCA_OK) {
         return LCA_FAIL;
     }
     if (!pem) {
@@ -153,7 +131,7 @@ static int write_pair(const char *dir, const char *issuer_id, const uint8_t *der
         return LCA_FAIL;
     }
     snprintf(path, sizeof(path), "%s/%s.pem", dir, issuer_id);
-    rc = write_atomic(path, p, plen, err);
+    rc = lca_fsutil_write_atomic(path, p, plen, LCA_ERR_RETRIABLE, "crl_file", err);
     free(p);
     return rc;
 }

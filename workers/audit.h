@@ -3,9 +3,11 @@
  *
  * Three jobs, all reading the PostgreSQL event log of workers/pgstore.h:
  *
- * 1. Verify (lca_audit_verify). Streams the log in large binary pages (one PGresult per page, no
- *    allocation per event on the chain path) up to the head recorded in log_head when the audit
- *    starts, and checks in position order:
+ * 1. Verify (lca_audit_verify). Streams the log (COPY ... TO STDOUT (FORMAT binary) in one
+ *    read-only snapshot, planned as an index scan) up to the head recorded in log_head when the
+ *    audit starts, and checks in position order (chain only: consecutive ranges on 2 readers,
+ *    their seams checked after; full mode: one walk, certificate signatures on 2 threads; see
+ *    lca_audit_opts.threads — the report is the single thread's either way):
  *      a. the hash chain: positions gapless from 1, prev_hash(N) = hash(N-1), hash(N) =
  *         SHA-256(prev_hash || payload) (lca_pgstore_chain_hash is the definition; the same
  *         digest is computed here with one reused context), and log_head equal to the last row;
@@ -58,7 +60,10 @@
  *                                   <k>.delta.crl), the paths of lca_crl_path (engine/crl.h)
  *    "time" is the requested time, or the recorded_at of the last event folded for --to POS.
  *
- * Thread: one audit per struct lca_pgstore at a time (the store is not thread-safe).
+ * Thread: one audit per struct lca_pgstore at a time (the store is not thread-safe). An audit
+ * or replay starts its own threads (and, for a split read, extra connections with the store's
+ * parameters) and joins them before it returns; the progress callback runs on the caller's
+ * thread.
  */
 #ifndef LCA_AUDIT_H
 #define LCA_AUDIT_H
@@ -96,6 +101,13 @@ struct lca_audit_opts {
     /* Called about every 64k events and at the end (may be NULL): position reached, head. */
     void (*progress)(void *ctx, int64_t position, int64_t head);
     void *progress_ctx;
+    /* Threads (0: 2, at most 8). Chain only: that many readers, each with its own connection
+     * and server backend, check consecutive ranges of the log from one snapshot (when each
+     * range holds at least split_min events). Full mode: one walk in order, and that many
+     * threads verify the certificate signatures it hands out. Either way the report is the
+     * one a single thread would give: the lowest position with a problem. */
+    int threads;
+    int64_t split_min; /* 0: 65536 (a test lowers it to split small logs) */
 };
 
 /*

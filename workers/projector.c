@@ -16,6 +16,7 @@
 #include "certview.h"
 #include "crl.h"
 #include "event.h"
+#include "fsutil.h"
 #include "issuerview.h"
 #include "json.h"
 #include "log.h"
@@ -320,30 +321,6 @@ static int remember_crl(struct projector *p, const struct lca_certview_change *c
 }
 
 /* Writes path atomically: temporary file in the same directory, fsync, rename. */
-static int write_atomic(const char *path, const void *buf, size_t len, struct lca_err *err)
-{
-    char tmp[4200];
-    int fd;
-    ssize_t w = 0;
-
-    snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
-    if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644)) < 0) {
-        return lca_err_set(err, LCA_ERR_RETRIABLE, "crl_file", "open %s: %s", tmp,
-                           strerror(errno));
-    }
-    while (len > 0 && (w = write(fd, buf, len)) > 0) {
-        buf = (const uint8_t *)buf + w;
-        len -= (size_t)w;
-    }
-    if (w < 0 || fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
-        (void)lca_err_set(err, LCA_ERR_RETRIABLE, "crl_file", "write %s: %s", path,
-                          strerror(errno));
-        unlink(tmp);
-        return LCA_FAIL;
-    }
-    return LCA_OK;
-}
-
 /* Writes <dir>/<rel> (rel from lca_crl_path, ending ".crl") and its PEM beside it (".pem"). */
 static int write_crl_file(const char *dir, const char *issuer_id, const char *rel,
                           const uint8_t *der, size_t len, struct lca_err *err)
@@ -364,13 +341,13 @@ static int write_crl_file(const char *dir, const char *issuer_id, const char *re
         }
     }
     snprintf(path, sizeof(path), "%s/%s", dir, rel);
-    if (write_atomic(path, der, len, err) != LCA_OK ||
+    if (lca_fsutil_write_atomic(path, der, len, LCA_ERR_RETRIABLE, "crl_file", err) != LCA_OK ||
         lca_crl_der_to_pem(der, len, &pem, &pem_len, err) != LCA_OK) {
         return LCA_FAIL;
     }
     n = strlen(path);
     memcpy(path + n - 4, ".pem", 4);
-    rc = write_atomic(path, pem, pem_len, err);
+    rc = lca_fsutil_write_atomic(path, pem, pem_len, LCA_ERR_RETRIABLE, "crl_file", err);
     free(pem);
     return rc;
 }

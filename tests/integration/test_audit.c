@@ -857,6 +857,190 @@ static char *slurp(const char *dir, const char *name)
     return buf;
 }
 
+/* ---- several threads name exactly what one thread names ------------------------------------ */
+
+static struct lca_audit_report verify_n(struct ca *ca, int chain_only, int threads)
+{
+    struct lca_audit_opts o;
+    struct lca_audit_report rep;
+    struct lca_err err;
+
+    memset(&o, 0, sizeof(o));
+    memset(&rep, 0, sizeof(rep));
+    o.checkpoints = 1;
+    o.chain_only = chain_only;
+    o.threads = threads;
+    o.split_min = 1; /* split even this small log: seams fall every few positions */
+    lca_err_clear(&err);
+    if (lca_audit_verify(ca->store, &o, &rep, &err) != LCA_OK) {
+        fprintf(stderr, "verify failed to run: %s\n", err.msg);
+        CU_FAIL("verify ran");
+    }
+    return rep;
+}
+
+/* Compares 2..4 readers (chain only) and 2 signature threads (full) with one thread. Returns
+ * 1 when the single-threaded audit found a problem. */
+static int same_reports(struct ca *ca, const char *what, int64_t p)
+{
+    int mode, n, dirty = 0;
+
+    for (mode = 0; mode < 2; mode++) {
+        struct lca_audit_report one = verify_n(ca, mode, 1);
+        dirty |= !one.clean;
+        for (n = 2; n <= (mode ? 4 : 2); n++) {
+            struct lca_audit_report r = verify_n(ca, mode, n);
+            int same = r.clean == one.clean && r.bad_position == one.bad_position &&
+                       strcmp(r.problem, one.problem) == 0 && r.events == one.events &&
+                       r.checkpoints == one.checkpoints && r.certificates == one.certificates &&
+                       r.crls == one.crls && r.unverifiable == one.unverifiable;
+            if (!same) {
+                printf("\n    %s at %lld, %s, %d threads: position %lld '%s' events %lld certs "
+                       "%lld; one thread: %lld '%s' events %lld certs %lld\n",
+                       what, (long long)p, mode ? "chain" : "full", n, (long long)r.bad_position,
+                       r.problem, (long long)r.events, (long long)r.certificates,
+                       (long long)one.bad_position, one.problem, (long long)one.events,
+                       (long long)one.certificates);
+            }
+            CU_ASSERT_TRUE(same);
+        }
+    }
+    return dirty;
+}
+
+/* The certificate of the CertificateIssued at p re-signed by another key (chain recomputed). */
+static void foreign_cert_at(struct ca *ca, int64_t p)
+{
+    size_t len = 0;
+    uint8_t *payload = payload_at(ca, p, &len), *der = NULL;
+    const uint8_t *q;
+    struct lca_event *ev = NULL;
+    struct lca_err err;
+    EVP_PKEY *other = EVP_EC_gen("P-256");
+    X509 *x;
+    int dlen;
+
+    CU_ASSERT_EQUAL_FATAL(lca_event_decode(payload, len, &ev, &err), LCA_OK);
+    q = lca_val_map_get_bin(ev->payload, "certificate", &len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+    x = d2i_X509(NULL, &q, (long)len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(x);
+    CU_ASSERT_TRUE(X509_sign(x, other, EVP_sha256()) > 0);
+    dlen = i2d_X509(x, &der);
+    CU_ASSERT_TRUE_FATAL(dlen > 0);
+    replace_bin(ca, p, "certificate", der, (size_t)dlen);
+    OPENSSL_free(der);
+    X509_free(x);
+    EVP_PKEY_free(other);
+    lca_event_free(ev);
+    free(payload);
+}
+
+/* Bad signatures found by the pool against findings of the walk below, at and above them. */
+static void threads_bad_signatures(struct ca *ca)
+{
+    struct lca_audit_report r;
+    char sql[300];
+    int64_t first = sql_int(ca, "SELECT min(position) FROM events WHERE type = "
+                                "'CertificateIssued' AND position > 12");
+    int64_t last = sql_int(ca, "SELECT max(position) FROM events WHERE type = "
+                               "'CertificateIssued'");
+
+    int64_t cp = sql_int(ca, "SELECT max(position) FROM checkpoints");
+
+    CU_ASSERT_TRUE_FATAL(first > 0 && last > cp && cp > first + 1);
+    CU_ASSERT_EQUAL_FATAL(sql_int(ca, "SELECT count(*) FROM events e JOIN checkpoints c ON "
+                                      "c.position = e.position AND e.type = 'CertificateIssued'"),
+                          1);
+    foreign_cert_at(ca, last);
+    CU_ASSERT_TRUE(same_reports(ca, "foreign certificate", last));
+    /* at a checkpointed position: the checkpoint no longer matches either, but the signature
+     * check comes first */
+    foreign_cert_at(ca, cp);
+    CU_ASSERT_TRUE(same_reports(ca, "foreign certificate at a checkpoint", cp));
+    r = verify_n(ca, 0, 2);
+    CU_ASSERT_EQUAL(r.bad_position, cp);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.problem, "not signed by its issuer"));
+    foreign_cert_at(ca, first);
+    CU_ASSERT_TRUE(same_reports(ca, "two foreign certificates", first));
+    r = verify_n(ca, 0, 2);
+    CU_ASSERT_EQUAL(r.bad_position, first);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.problem, "not signed by its issuer"));
+    CU_ASSERT_EQUAL(r.events, first - 1);
+    /* a walk finding below the first bad certificate wins, one above it does not */
+    snprintf(sql, sizeof(sql), "UPDATE events SET payload = set_byte(payload, 1, "
+             "get_byte(payload, 1) # 1) WHERE position = %lld", (long long)(first - 3));
+    tamper(ca, sql);
+    CU_ASSERT_TRUE(same_reports(ca, "walk below pool", first - 3));
+    CU_ASSERT_EQUAL(verify_n(ca, 0, 2).bad_position, first - 3);
+    tamper(ca, sql);
+    snprintf(sql, sizeof(sql), "UPDATE events SET payload = set_byte(payload, 1, "
+             "get_byte(payload, 1) # 1) WHERE position = %lld", (long long)(first + 1));
+    tamper(ca, sql);
+    CU_ASSERT_TRUE(same_reports(ca, "walk above pool", first + 1));
+    CU_ASSERT_EQUAL(verify_n(ca, 0, 2).bad_position, first);
+    tamper(ca, sql);
+}
+
+static void test_threads_same_report(void)
+{
+    struct ca ca;
+    struct lca_audit_report r;
+    char sql[600];
+    int64_t head, p;
+    int found = 0;
+
+    ca_build(&ca);
+    (void)checkpoint(&ca, 1);
+    issue(&ca, "t1.example.com");
+    issue(&ca, "t2.example.com");
+    (void)checkpoint(&ca, 1);
+    issue(&ca, "t3.example.com");
+    head = lca_state_position(ca.st);
+    r = verify_n(&ca, 1, 4);
+    CU_ASSERT_TRUE(r.clean);
+    CU_ASSERT_EQUAL(r.events, head);
+    CU_ASSERT_EQUAL(r.checkpoints, 2);
+    CU_ASSERT_FALSE(same_reports(&ca, "clean", 0));
+    for (p = 1; p <= head; p++) {
+        /* a changed payload byte, then a changed prev_hash byte, each undone afterwards */
+        snprintf(sql, sizeof(sql), "UPDATE events SET payload = set_byte(payload, 1, "
+                 "get_byte(payload, 1) # 1) WHERE position = %lld", (long long)p);
+        tamper(&ca, sql);
+        found += same_reports(&ca, "payload byte", p);
+        tamper(&ca, sql);
+        snprintf(sql, sizeof(sql), "UPDATE events SET prev_hash = set_byte(prev_hash, 0, "
+                 "get_byte(prev_hash, 0) # 1) WHERE position = %lld", (long long)p);
+        tamper(&ca, sql);
+        found += same_reports(&ca, "prev_hash byte", p);
+        tamper(&ca, sql);
+        /* a deleted row, and the tail cut from p, each put back */
+        snprintf(sql, sizeof(sql), "CREATE TABLE saved AS SELECT * FROM events WHERE position "
+                 ">= %lld; DELETE FROM events WHERE position = %lld", (long long)p, (long long)p);
+        tamper(&ca, sql);
+        found += same_reports(&ca, "deleted row", p);
+        snprintf(sql, sizeof(sql), "DELETE FROM events WHERE position > %lld", (long long)p);
+        tamper(&ca, sql);
+        found += same_reports(&ca, "cut tail", p);
+        tamper(&ca, "INSERT INTO events SELECT * FROM saved; DROP TABLE saved");
+        if (p < head) { /* two neighbouring payloads swapped, and back */
+            snprintf(sql, sizeof(sql), "UPDATE events e SET payload = o.payload, type = o.type "
+                     "FROM events o WHERE (e.position, o.position) IN ((%lld, %lld), "
+                     "(%lld, %lld))", (long long)p, (long long)p + 1, (long long)p + 1,
+                     (long long)p);
+            tamper(&ca, sql);
+            found += same_reports(&ca, "swapped rows", p);
+            tamper(&ca, sql);
+        }
+    }
+    CU_ASSERT_EQUAL(found, 5 * head - 1); /* every tampering was seen */
+    r = verify_n(&ca, 0, 3);
+    CU_ASSERT_TRUE(r.clean); /* everything was put back */
+    CU_ASSERT_TRUE(r.certificates >= 9);
+    threads_bad_signatures(&ca);
+    ca_free(&ca);
+}
+
 static void test_replay(void)
 {
     struct ca ca;
@@ -962,6 +1146,51 @@ static int sh(const char *fmt, ...)
     va_end(ap);
     rc = system(cmd);
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* A log of several 256-event batches: the reader decodes batches 1 and 3, the fold thread
+ * batch 2; a payload that does not decode in either is a FATAL error, not a crash or a state. */
+static void test_replay_batches(void)
+{
+    struct ca ca;
+    struct lca_err err;
+    char base[] = "/tmp/lca-replay-XXXXXX", dir[600], cmd[1400];
+    int64_t pos = 0, head;
+    int i, k;
+
+    ca_build(&ca);
+    for (i = 0; i < 560; i++) {
+        snprintf(cmd, sizeof(cmd), "b%d.example.com", i);
+        ca.nleaf = 4;
+        issue(&ca, cmd);
+    }
+    head = lca_state_position(ca.st);
+    CU_ASSERT_TRUE_FATAL(head > 2 * 256 + 40);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(base));
+    for (k = 0; k < 3; k++) {
+        snprintf(dir, sizeof(dir), "%s/%d", base, k);
+        lca_err_clear(&err);
+        CU_ASSERT_EQUAL(lca_audit_replay(ca.store, k < 2 ? head : 300, 0, dir, &pos, &err),
+                        LCA_OK);
+        CU_ASSERT_EQUAL(pos, k < 2 ? head : 300);
+    }
+    snprintf(cmd, sizeof(cmd), "diff -r %s/0 %s/1 && ! diff -q %s/0/certificates.json "
+             "%s/2/certificates.json >/dev/null", base, base, base, base);
+    CU_ASSERT_EQUAL(system(cmd), 0);
+    for (k = 0; k < 2; k++) {
+        int64_t bad = k == 0 ? 300 : head - 10; /* batch 2 (fold thread), batch 3 (reader) */
+        snprintf(cmd, sizeof(cmd), "UPDATE events SET payload = '\\x81a174c0' WHERE position = "
+                 "%lld", (long long)bad);
+        tamper(&ca, cmd);
+        snprintf(dir, sizeof(dir), "%s/bad%d", base, k);
+        lca_err_clear(&err);
+        CU_ASSERT_EQUAL(lca_audit_replay(ca.store, head, 0, dir, &pos, &err), LCA_FAIL);
+        CU_ASSERT_EQUAL(err.cls, LCA_ERR_FATAL);
+        printf("\n    undecodable payload at %lld: %s (%s)", (long long)bad, err.msg, err.code);
+    }
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", base);
+    CU_ASSERT_EQUAL(system(cmd), 0);
+    ca_free(&ca);
 }
 
 static void test_cli(void)
@@ -1120,7 +1349,11 @@ int main(void)
                 test_checkpoints_and_cut_tail);
     CU_add_test(s, "a cut tail without log_head reset is named", test_tail_cut_without_head_reset);
     CU_add_test(s, "a forged checkpoint is named", test_forged_checkpoint);
+    CU_add_test(s, "2-4 readers and signature threads name exactly what one thread names",
+                test_threads_same_report);
     CU_add_test(s, "replay: byte-identical, earlier positions show earlier state", test_replay);
+    CU_add_test(s, "replay over several batches: identical; an undecodable payload is fatal",
+                test_replay_batches);
     CU_add_test(s, "the CLI: verify, checkpoint, replay, exit codes", test_cli);
     CU_add_test(s, "full verification speed", test_full_speed);
     CU_add_test(s, "chain verification speed", test_chain_speed);
