@@ -18,6 +18,7 @@
 #include "fsutil.h"
 #include "key.h"
 #include "log.h"
+#include "pgexec.h"
 #include "state.h"
 
 #define MAX_SIGNERS 256
@@ -165,25 +166,12 @@ static int write_unified(struct lca_aggcrl *a, const char *issuer_id, const uint
 
 /* ---- SQL ---- */
 
+/* A statement on the aggregator's connection (lca_pgexec_query_fmt). */
 static PGresult *query(struct lca_aggcrl *a, const char *what, const char *sql, int n,
                        const char *const *v, const int *lens, const int *fmts, int binary,
                        struct lca_err *err)
 {
-    PGconn *c = lca_pgstore_conn(a->store, err);
-    PGresult *res;
-    ExecStatusType s;
-
-    if (c == NULL) {
-        return NULL;
-    }
-    res = PQexecParams(c, sql, n, NULL, v, lens, fmts, binary);
-    s = PQresultStatus(res);
-    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
-        (void)lca_pgstore_pg_err(c, res, what, err);
-        PQclear(res);
-        return NULL;
-    }
-    return res;
+    return lca_pgexec_query_fmt(a->store, what, sql, n, v, lens, fmts, binary, err);
 }
 
 int lca_aggcrl_sync_files(struct lca_aggcrl *a, struct lca_err *err)

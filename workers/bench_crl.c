@@ -165,17 +165,9 @@ static int setup(struct bc *b, struct lca_err *err)
         return lca_err_set(err, LCA_ERR_FATAL, "mkdir", "cannot create %s", b->crl_dir);
     }
     b->sys = (struct lca_bench_sys){0};
-    b->sys.so.bootstrap = b->bootstrap;
-    b->sys.so.pg_uri = b->db.uri;
-    b->sys.so.cluster = b->cluster;
-    b->sys.so.kek_file = b->db.kek_path;
-    b->sys.so.group = b->group;
-    b->sys.so.stop = &b->stop;
-    b->sys.po.pg_uri = b->db.uri;
-    b->sys.po.cluster = b->cluster;
+    lca_bench_sys_init(&b->sys, b->bootstrap, &b->db, b->cluster, b->group, &b->stop);
     b->sys.po.crl_dir = b->crl_dir;
     b->sys.po.poll_ms = 5;
-    b->sys.po.stop = &b->stop;
     if (lca_bench_sys_start(&b->sys, err) != LCA_OK) {
         return LCA_FAIL;
     }

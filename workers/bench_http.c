@@ -103,15 +103,7 @@ static int start_threads(struct hb *b)
 {
     struct lca_err err;
 
-    b->sys.so.bootstrap = b->bootstrap;
-    b->sys.so.pg_uri = b->db.uri;
-    b->sys.so.cluster = b->cluster;
-    b->sys.so.kek_file = b->db.kek_path;
-    b->sys.so.group = b->group;
-    b->sys.so.stop = &b->stop;
-    b->sys.po.pg_uri = b->db.uri;
-    b->sys.po.cluster = b->cluster;
-    b->sys.po.stop = &b->stop;
+    lca_bench_sys_init(&b->sys, b->bootstrap, &b->db, b->cluster, b->group, &b->stop);
     b->sys.ao.listen = "127.0.0.1:0";
     b->sys.ao.pg_uri = b->db.uri;
     b->sys.ao.bootstrap = b->bootstrap;

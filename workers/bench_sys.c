@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "bench_db.h"
 #include "log.h"
 #include "uuid.h"
 
@@ -43,6 +44,21 @@ static void *api_main(void *arg)
         s->failed = 1;
     }
     return NULL;
+}
+
+void lca_bench_sys_init(struct lca_bench_sys *s, const char *bootstrap,
+                        const struct lca_bench_db *db, const char *cluster, const char *group,
+                        volatile sig_atomic_t *stop)
+{
+    s->so.bootstrap = bootstrap;
+    s->so.pg_uri = db->uri;
+    s->so.cluster = cluster;
+    s->so.kek_file = db->kek_path;
+    s->so.group = group;
+    s->so.stop = stop;
+    s->po.pg_uri = db->uri;
+    s->po.cluster = cluster;
+    s->po.stop = stop;
 }
 
 int lca_bench_sys_start(struct lca_bench_sys *s, struct lca_err *err)

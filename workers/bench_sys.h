@@ -7,6 +7,7 @@
 #define LCA_BENCH_SYS_H
 
 #include <pthread.h>
+#include <signal.h>
 
 #include "api.h"
 #include "api_facade.h"
@@ -24,6 +25,14 @@ struct lca_bench_sys {
     int started[3];
     volatile int failed; /* a thread's worker stopped with an error (logged) */
 };
+
+/* Fills the options every benchmark gives the signer and the projector (the API's are the
+ * caller's): Kafka bootstrap, the cluster's database and KEK from db, cluster, consumer group and
+ * the stop flag. Strings are borrowed and must outlive the threads. */
+struct lca_bench_db;
+void lca_bench_sys_init(struct lca_bench_sys *s, const char *bootstrap,
+                        const struct lca_bench_db *db, const char *cluster, const char *group,
+                        volatile sig_atomic_t *stop);
 
 /* Starts the threads. The options' stop fields must point at one flag the caller owns. */
 int lca_bench_sys_start(struct lca_bench_sys *s, struct lca_err *err) LCA_MUST_USE;

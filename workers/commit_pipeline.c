@@ -16,7 +16,8 @@
 #include "pgstore.h"
 
 /* Replies of one job not yet known to be delivered: `left` is decremented by the producer's
- * delivery reports (lca_kproducer_send_counted); at 0 every one of the `n` was acknowledged. */
+ * delivery reports (lca_kproducer_send_counted), atomically, on whichever thread polls the shared
+ * producer; at 0 every one of the `n` was acknowledged. */
 struct gen {
     size_t left, n;
 };
@@ -89,7 +90,8 @@ static void promote(struct lca_cpipe *p)
         return;
     }
     lca_kproducer_poll(p->prod); /* the delivery reports that are ready */
-    while (p->g_count > 0 && (g = &p->gens[p->g_head])->left == 0) {
+    while (p->g_count > 0 &&
+           __atomic_load_n(&(g = &p->gens[p->g_head])->left, __ATOMIC_ACQUIRE) == 0) {
         p->n_marks += g->n;
         p->n_unconf -= g->n;
         p->g_head = (p->g_head + 1) % GENS;
@@ -343,7 +345,8 @@ static void gens_release(struct lca_cpipe *p)
     int pending = 0;
 
     for (k = 0; k < p->g_count; k++) {
-        pending |= p->gens[(p->g_head + k) % GENS].left > 0;
+        pending |=
+            __atomic_load_n(&p->gens[(p->g_head + k) % GENS].left, __ATOMIC_ACQUIRE) > 0;
     }
     lca_err_clear(&ignored);
     if (p->tainted || (pending && lca_kproducer_flush(p->prod, 5000, &ignored) != LCA_OK)) {

@@ -771,8 +771,8 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 
     (void)rk;
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        if (outstanding != NULL && *outstanding > 0) {
-            --*outstanding;
+        if (outstanding != NULL) { /* counted before it was queued: never below 0 */
+            __atomic_fetch_sub(outstanding, 1, __ATOMIC_RELEASE);
         }
         return;
     }
@@ -864,17 +864,22 @@ int lca_kproducer_send_counted(struct lca_kproducer *p, const char *topic, const
         if (hdrs == NULL) {
             return lca_err_set(err, LCA_ERR_BAD_INPUT, "kafka_arg", "bad message header");
         }
+        /* counted first: another thread polling this producer may serve its delivery
+         * report before producev returns */
+        if (outstanding != NULL) {
+            __atomic_fetch_add(outstanding, 1, __ATOMIC_RELAXED);
+        }
         e = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY((void *)key, keylen),
                               RD_KAFKA_V_VALUE((void *)value, len),
                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                               RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(outstanding),
                               RD_KAFKA_V_END);
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
-            if (outstanding != NULL) {
-                ++*outstanding;
-            }
             rd_kafka_poll(p->rk, 0); /* serve delivery reports */
             return LCA_OK;
+        }
+        if (outstanding != NULL) { /* not queued */
+            __atomic_fetch_sub(outstanding, 1, __ATOMIC_RELAXED);
         }
         rd_kafka_headers_destroy(hdrs); /* not taken on failure */
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || now_ms() >= deadline) {

@@ -183,8 +183,9 @@ int lca_kproducer_send(struct lca_kproducer *p, const char *topic, const void *k
                        struct lca_err *err) LCA_MUST_USE;
 
 /* As lca_kproducer_send, and counts the message in *outstanding (incremented when queued,
- * decremented by the delivery report of a successful delivery, served by this producer's
- * send, poll or flush calls on the thread that calls them; a failed delivery leaves it
+ * decremented atomically by the delivery report of a successful delivery, served by this
+ * producer's send, poll or flush calls on whichever thread calls them: read it with
+ * __atomic_load_n; a failed delivery leaves it
  * counted and is reported by the next lca_kproducer_flush). *outstanding must stay valid
  * until it is back to 0 or that flush returned. outstanding NULL: lca_kproducer_send. */
 int lca_kproducer_send_counted(struct lca_kproducer *p, const char *topic, const void *key,

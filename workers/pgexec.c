@@ -12,6 +12,13 @@ PGresult *lca_pgexec_query(struct lca_pgstore *store, const char *what, const ch
                            const char *const *v, const int *lens, const int *fmts,
                            struct lca_err *err)
 {
+    return lca_pgexec_query_fmt(store, what, sql, n, v, lens, fmts, 0, err);
+}
+
+PGresult *lca_pgexec_query_fmt(struct lca_pgstore *store, const char *what, const char *sql,
+                               int n, const char *const *v, const int *lens, const int *fmts,
+                               int result_format, struct lca_err *err)
+{
     PGconn *c = lca_pgstore_conn(store, err);
     PGresult *res;
     ExecStatusType s;
@@ -19,7 +26,7 @@ PGresult *lca_pgexec_query(struct lca_pgstore *store, const char *what, const ch
     if (c == NULL) {
         return NULL;
     }
-    res = PQexecParams(c, sql, n, NULL, v, lens, fmts, 0);
+    res = PQexecParams(c, sql, n, NULL, v, lens, fmts, result_format);
     s = PQresultStatus(res);
     if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
         (void)lca_pgstore_pg_err(c, res, what, err);

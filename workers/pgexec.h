@@ -37,6 +37,12 @@ struct pg_result *lca_pgexec_query(struct lca_pgstore *store, const char *what, 
                                    int n, const char *const *v, const int *lens, const int *fmts,
                                    struct lca_err *err);
 
+/* As lca_pgexec_query with the result in result_format (0 text, 1 binary). */
+struct pg_result *lca_pgexec_query_fmt(struct lca_pgstore *store, const char *what,
+                                       const char *sql, int n, const char *const *v,
+                                       const int *lens, const int *fmts, int result_format,
+                                       struct lca_err *err);
+
 /* As lca_pgexec_query, discarding the result; *rows (may be NULL) gets the number of rows the
  * statement touched (PQcmdTuples). */
 int lca_pgexec_run(struct lca_pgstore *store, const char *what, const char *sql, int n,
