@@ -976,11 +976,50 @@ static int send_due(struct e2e *b, size_t base, size_t n, double t0, double rate
     return LCA_OK;
 }
 
+/* 1 once the projector's cursor (rm_position) reached the head of the log, 0 if not yet,
+ * -1 on a database error. */
+static int projector_caught_up(PGconn *c)
+{
+    PGresult *r = PQexec(c, "SELECT (SELECT position FROM rm_position WHERE id = 1) >="
+                            " (SELECT position FROM log_head WHERE id = 1)");
+    int rc = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1
+                 ? strcmp(PQgetvalue(r, 0, 0), "t") == 0
+                 : -1;
+
+    PQclear(r);
+    return rc;
+}
+
+/* Waits (up to PROJECTOR_TIMEOUT_S) until the projector has applied the whole log; `after`
+ * names the moment the wait is measured from. */
+static int await_projector(struct e2e *b, const char *after)
+{
+    PGconn *c = PQconnectdb(b->db_uri);
+    double deadline = now_s() + PROJECTOR_TIMEOUT_S, t0 = now_s();
+    int up = -1;
+
+    while (PQstatus(c) == CONNECTION_OK && (up = projector_caught_up(c)) == 0 &&
+           !child_exited(b->projector, &b->projector_dead, "projector") && now_s() < deadline) {
+        usleep(20000);
+    }
+    PQfinish(c);
+    if (up != 1) {
+        return fail_msg("the projector did not catch up with the log");
+    }
+    note("projector caught up %.1f s after %s", now_s() - t0, after);
+    return LCA_OK;
+}
+
 /* Offered load `rate` for latency_s; per-command latency at that load. */
 static int phase_latency(struct e2e *b, double rate, double *p50, double *p99)
 {
     size_t base = b->o.count, n = (size_t)(rate * b->o.latency_s), k = 0;
     double t0;
+
+    /* the phase starts on a machine no longer busy with the throughput phase's backlog */
+    if (await_projector(b, "the throughput phase") != LCA_OK) {
+        return LCA_FAIL;
+    }
 
     n = n < 1 ? 1 : n > b->cap - base ? b->cap - base : n;
     b->n_replied = b->n_ok = 0;
@@ -1201,13 +1240,20 @@ static int init_run(struct e2e *b)
 /* Database, KEK, start offsets, reply tail, signer; returns once the signer answered. */
 static int setup(struct e2e *b)
 {
+    /* replies are read as the signer fetches commands: 64 KB or 5 ms, whichever comes first
+     * (a fetch answered per reply cost this process and the broker a third of a core) */
+    static const char *const tail_conf[] = {"fetch.min.bytes", "65536", "fetch.wait.max.ms", "5",
+                                            NULL};
+    struct lca_kconsumer_hooks hooks;
     struct lca_err err;
 
     lca_err_clear(&err);
+    memset(&hooks, 0, sizeof(hooks));
+    hooks.conf = tail_conf;
     if (db_create(b) != LCA_OK || write_kek(b) != LCA_OK || store_start_offsets(b) != LCA_OK) {
         return LCA_FAIL;
     }
-    if (lca_kconsumer_new_tail(b->o.bootstrap, LCA_KAFKA_TOPIC_REPLIES, 30000, NULL, &b->tail,
+    if (lca_kconsumer_new_tail(b->o.bootstrap, LCA_KAFKA_TOPIC_REPLIES, 30000, &hooks, &b->tail,
                                &err) != LCA_OK) {
         return fail("reply topic", &err);
     }
@@ -1217,37 +1263,12 @@ static int setup(struct e2e *b)
     return projector_start(b);
 }
 
-/* 1 once the projector's cursor (rm_position) reached the head of the log, 0 if not yet,
- * -1 on a database error. */
-static int projector_caught_up(PGconn *c)
-{
-    PGresult *r = PQexec(c, "SELECT (SELECT position FROM rm_position WHERE id = 1) >="
-                            " (SELECT position FROM log_head WHERE id = 1)");
-    int rc = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1
-                 ? strcmp(PQgetvalue(r, 0, 0), "t") == 0
-                 : -1;
-
-    PQclear(r);
-    return rc;
-}
-
-/* Waits (up to PROJECTOR_TIMEOUT_S) for the projector to apply the whole log, then reads its
- * VmHWM and stops it. */
+/* Waits for the projector to apply the whole log, then reads its VmHWM and stops it. */
 static int projector_finish(struct e2e *b, double *rss_mb)
 {
-    PGconn *c = PQconnectdb(b->db_uri);
-    double deadline = now_s() + PROJECTOR_TIMEOUT_S, t0 = now_s();
-    int up = -1;
-
-    while (PQstatus(c) == CONNECTION_OK && (up = projector_caught_up(c)) == 0 &&
-           !child_exited(b->projector, &b->projector_dead, "projector") && now_s() < deadline) {
-        usleep(50000);
+    if (await_projector(b, "the signer stopped") != LCA_OK) {
+        return LCA_FAIL;
     }
-    PQfinish(c);
-    if (up != 1) {
-        return fail_msg("the projector did not catch up with the log");
-    }
-    note("projector caught up %.1f s after the signer stopped", now_s() - t0);
     *rss_mb = hwm_mb(b->projector);
     if (child_stop(b->projector, &b->projector_dead, "projector") != 0 || *rss_mb < 0) {
         return fail_msg("stopping the projector or reading its peak RSS failed");

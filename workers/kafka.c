@@ -11,6 +11,7 @@
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
+#include <openssl/crypto.h>
 
 #include "log.h"
 
@@ -181,13 +182,94 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
     lca_log(l, "kafka client", "client=%s facility=%s text=%s", rd_kafka_name(rk), fac, text);
 }
 
-/* rd_kafka_new, which takes conf on success only. */
-static int client_new(rd_kafka_type_t type, rd_kafka_conf_t **conf, rd_kafka_t **out,
-                      struct lca_err *err)
+/* One "name=value" line of the operator's file (trimmed; "#" or "!" starts a comment line).
+ * Errors name the file, the line and the property, never the value: it may be a password. */
+static int conf_line(rd_kafka_conf_t *conf, const char *path, int lineno, char *line,
+                     struct lca_err *err)
+{
+    char errstr[ERRSTR_LEN], *eq, *name = line, *value, *end;
+
+    while (isspace((unsigned char)*name)) {
+        name++;
+    }
+    end = name + strlen(name);
+    while (end > name && isspace((unsigned char)end[-1])) {
+        *--end = '\0';
+    }
+    if (*name == '\0' || *name == '#' || *name == '!') {
+        return LCA_OK;
+    }
+    if ((eq = strchr(name, '=')) == NULL || eq == name) {
+        return lca_err_set(err, LCA_ERR_BAD_INPUT, "kafka_conf",
+                           "%s line %d: expected name=value", path, lineno);
+    }
+    value = eq + 1;
+    for (end = eq; end > name && isspace((unsigned char)end[-1]); end--) {
+    }
+    *end = '\0';
+    while (isspace((unsigned char)*value)) {
+        value++;
+    }
+    if (strcmp(name, "bootstrap.servers") == 0 || strcmp(name, "group.id") == 0 ||
+        strcmp(name, "enable.idempotence") == 0 || strcmp(name, "enable.auto.commit") == 0 ||
+        strcmp(name, "enable.auto.offset.store") == 0 || strcmp(name, "isolation.level") == 0 ||
+        strcmp(name, "acks") == 0) {
+        return lca_err_set(err, LCA_ERR_BAD_INPUT, "kafka_conf",
+                           "%s line %d: %s is set by ledgerca (its guarantees depend on it)",
+                           path, lineno, name);
+    }
+    if (rd_kafka_conf_set(conf, name, value, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+        return lca_err_set(err, LCA_ERR_BAD_INPUT, "kafka_conf",
+                           "%s line %d: property %s is unknown or its value is invalid", path,
+                           lineno, name);
+    }
+    return LCA_OK;
+}
+
+/* The operator's librdkafka properties (TLS, SASL, client.id, tuning) from the file named by
+ * LEDGERCA_KAFKA_CONFIG_FILE, applied over ledgerca's own settings to every client. */
+static int conf_operator(rd_kafka_conf_t *conf, struct lca_err *err)
+{
+    const char *path = getenv("LEDGERCA_KAFKA_CONFIG_FILE");
+    char line[4096];
+    int lineno = 0, rc = LCA_OK;
+    FILE *f;
+
+    if (path == NULL || path[0] == '\0') {
+        return LCA_OK;
+    }
+    if ((f = fopen(path, "r")) == NULL) {
+        return lca_err_set(err, LCA_ERR_BAD_INPUT, "kafka_conf",
+                           "LEDGERCA_KAFKA_CONFIG_FILE %s cannot be read", path);
+    }
+    while (rc == LCA_OK && fgets(line, sizeof(line), f) != NULL) {
+        lineno++;
+        if (strchr(line, '\n') == NULL && !feof(f)) {
+            rc = lca_err_set(err, LCA_ERR_BAD_INPUT, "kafka_conf", "%s line %d: too long", path,
+                             lineno);
+        } else {
+            rc = conf_line(conf, path, lineno, line, err);
+        }
+    }
+    if (rc == LCA_OK && ferror(f)) {
+        rc = lca_err_set(err, LCA_ERR_BAD_INPUT, "kafka_conf", "%s: read error", path);
+    }
+    OPENSSL_cleanse(line, sizeof(line));
+    fclose(f);
+    return rc;
+}
+
+/* rd_kafka_new, which takes conf on success only; `with_operator`: the operator's properties apply
+ * (not to the mock cluster's own handle). */
+static int client_new(rd_kafka_type_t type, int with_operator, rd_kafka_conf_t **conf,
+                      rd_kafka_t **out, struct lca_err *err)
 {
     char errstr[ERRSTR_LEN];
     rd_kafka_t *rk;
 
+    if (with_operator && conf_operator(*conf, err) != LCA_OK) {
+        return LCA_FAIL;
+    }
     rd_kafka_conf_set_log_cb(*conf, log_cb);
     rk = rd_kafka_new(type, *conf, errstr, sizeof(errstr));
 
@@ -413,7 +495,7 @@ static int consumer_alloc(const char *bootstrap, const char *group,
         c->hooks = *hooks;
     }
     if (consumer_conf(bootstrap, group, c, conf, err) != LCA_OK ||
-        client_new(RD_KAFKA_CONSUMER, &conf, &c->rk, err) != LCA_OK) {
+        client_new(RD_KAFKA_CONSUMER, 1, &conf, &c->rk, err) != LCA_OK) {
         goto out;
     }
     rd_kafka_poll_set_consumer(c->rk);
@@ -812,7 +894,7 @@ int lca_kproducer_new(const char *bootstrap, const char *const *conf, struct lca
     }
     rd_kafka_conf_set_opaque(kc, p);
     rd_kafka_conf_set_dr_msg_cb(kc, dr_cb);
-    if (client_new(RD_KAFKA_PRODUCER, &kc, &p->rk, err) != LCA_OK) {
+    if (client_new(RD_KAFKA_PRODUCER, 1, &kc, &p->rk, err) != LCA_OK) {
         goto out;
     }
     *out = p;
@@ -1064,7 +1146,7 @@ int lca_kafka_create_topics(const char *bootstrap, const char *const *names, siz
     }
     conf = rd_kafka_conf_new();
     if (conf_apply(conf, defaults, NULL, err) != LCA_OK ||
-        client_new(RD_KAFKA_PRODUCER, &conf, &rk, err) != LCA_OK) {
+        client_new(RD_KAFKA_PRODUCER, 1, &conf, &rk, err) != LCA_OK) {
         goto out;
     }
     /* Topics that already exist need no CreateTopics (which e.g. the mock cluster lacks). */
@@ -1096,7 +1178,7 @@ int lca_kafka_topic_partitions(const char *bootstrap, const char *topic, int tim
     }
     conf = rd_kafka_conf_new();
     if (conf_apply(conf, defaults, NULL, err) == LCA_OK &&
-        client_new(RD_KAFKA_PRODUCER, &conf, &rk, err) == LCA_OK) {
+        client_new(RD_KAFKA_PRODUCER, 1, &conf, &rk, err) == LCA_OK) {
         rc = partition_count(rk, topic, timeout_ms, out, err);
     }
     conf_free(conf);
@@ -1150,7 +1232,7 @@ int lca_kafka_mock_start(int brokers, char *bootstrap_out, size_t len, struct lc
         goto out;
     }
     if (conf_apply(conf, defaults, NULL, err) != LCA_OK ||
-        client_new(RD_KAFKA_PRODUCER, &conf, &m->rk, err) != LCA_OK) {
+        client_new(RD_KAFKA_PRODUCER, 0, &conf, &m->rk, err) != LCA_OK) {
         goto out;
     }
     m->mc = rd_kafka_mock_cluster_new(m->rk, brokers);

@@ -39,6 +39,7 @@
 #define SIGNER_PREFETCH_KB "2048"
 #define SIGNER_PREFETCH_MSGS "1000"
 #define SIGNER_FETCH_MAX_BYTES "1048576"
+#define SIGNER_FETCH_MIN_BYTES "65536"
 
 struct token_slot {
     uint8_t hash[32];
@@ -1257,14 +1258,18 @@ static int open_all(struct signer *s, struct lca_err *err)
     struct lca_kconsumer_hooks hooks;
     size_t i;
 
-    /* answer within milliseconds when idle: a fetch returns at once when data is there, and
-     * otherwise waits at most 10 ms (librdkafka's default of 500 ms dominated latency).
+    /* A fetch returns once SIGNER_FETCH_MIN_BYTES (about 60 sign commands) are there, and
+     * otherwise after at most 5 ms (librdkafka's default wait of 500 ms dominated latency).
+     * A minimum of 1 byte answered each fetch with the one or two commands that had just
+     * arrived: at 950 commands/s the broker then spent 0.76 of a core serving fetches and
+     * the p99 at half load was 600 ms; with this minimum it spends 0.45 and p99 is 35-60 ms.
      * Bounded read-ahead: librdkafka's defaults prefetch up to 64 MB of a backlog into the
      * consumer queue (queued.max.messages.kbytes, overshot by up to fetch.max.bytes = 50 MB),
      * so the signer's RSS grew with the backlog (~0.8 KB, one sign command, per queued
      * message: 127 MB behind 105,000 commands). A few batches ahead is enough to keep the
      * deciding thread busy: at most SIGNER_PREFETCH_KB + one fetch of FETCH_MAX_BYTES. */
-    static const char *const conf[] = {"fetch.wait.max.ms", "10",
+    static const char *const conf[] = {"fetch.wait.max.ms", "5",
+                                       "fetch.min.bytes", SIGNER_FETCH_MIN_BYTES,
                                        "queued.max.messages.kbytes", SIGNER_PREFETCH_KB,
                                        "queued.min.messages", SIGNER_PREFETCH_MSGS,
                                        "fetch.max.bytes", SIGNER_FETCH_MAX_BYTES,

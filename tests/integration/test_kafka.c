@@ -13,6 +13,7 @@
 #include <CUnit/Basic.h>
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "codec.h"
 #include "command.h"
@@ -672,6 +673,82 @@ static void test_bad_arguments(void)
     CU_ASSERT_EQUAL(offs[0].offset, 10);
 }
 
+/* Writes text to a fresh temporary file and names it in LEDGERCA_KAFKA_CONFIG_FILE. */
+static void operator_file(char *path, size_t len, const char *text)
+{
+    FILE *f;
+
+    snprintf(path, len, "/tmp/lca-kconf-%ld-%d.properties", (long)getpid(), rand());
+    f = fopen(path, "w");
+    CU_ASSERT_FATAL(f != NULL);
+    fputs(text, f);
+    fclose(f);
+    setenv("LEDGERCA_KAFKA_CONFIG_FILE", path, 1);
+}
+
+/* Asserts that creating a producer fails with a configuration error that names `want` and
+ * does not carry the secret value. */
+static void refused(const char *text, const char *want)
+{
+    struct lca_kproducer *p = NULL;
+    struct lca_err err;
+    char path[128];
+
+    operator_file(path, sizeof(path), text);
+    CU_ASSERT_EQUAL(lca_kproducer_new(g_bs, NULL, &p, &err), LCA_FAIL);
+    CU_ASSERT_PTR_NULL(p);
+    CU_ASSERT_EQUAL(err.cls, LCA_ERR_BAD_INPUT);
+    CU_ASSERT_STRING_EQUAL(err.code, "kafka_conf");
+    CU_ASSERT(strstr(err.msg, want) != NULL);
+    CU_ASSERT(strstr(err.msg, "s3cr3t") == NULL);
+    if (strstr(err.msg, want) == NULL) {
+        fprintf(stderr, "\n    got: %s\n", err.msg);
+    }
+    unlink(path);
+}
+
+/* The operator's librdkafka properties (LEDGERCA_KAFKA_CONFIG_FILE) reach every client, over
+ * ledgerca's defaults; bad lines are refused naming the line and property, never the value. */
+static void test_operator_config_file(void)
+{
+    static char big[2000];
+    struct lca_kproducer *p = NULL;
+    struct lca_kconsumer *c = NULL;
+    struct lca_err err;
+    char path[128], topic[160];
+
+    need_cluster();
+    make_topic(topic, sizeof(topic), "lca-t-opconf", 1);
+    memset(big, 'x', sizeof(big));
+    /* applied: a message above the operator's message.max.bytes is refused when queued */
+    operator_file(path, sizeof(path),
+                  "# operator settings\n! also a comment\n\n  client.id = ledgerca-opconf \n"
+                  "message.max.bytes=1000\nsasl.password=s3cr3t\n");
+    CU_ASSERT_FATAL(OK(lca_kproducer_new(g_bs, NULL, &p, &err)) == LCA_OK);
+    CU_ASSERT_EQUAL(OK(lca_kproducer_send(p, topic, "k", 1, "small", 5, NULL, 0, &err)), LCA_OK);
+    CU_ASSERT_EQUAL(lca_kproducer_send(p, topic, "k", 1, big, sizeof(big), NULL, 0, &err),
+                    LCA_FAIL);
+    CU_ASSERT_EQUAL(OK(lca_kproducer_flush(p, 30000, &err)), LCA_OK);
+    lca_kproducer_free(p);
+    CU_ASSERT_EQUAL(OK(lca_kconsumer_new_tail(g_bs, topic, 10000, NULL, &c, &err)), LCA_OK);
+    lca_kconsumer_free(c);
+    unlink(path);
+
+    refused("client.id=x\nno.such.property=s3cr3t\n", "line 2: property no.such.property");
+    refused("security.protocol=s3cr3t\n", "property security.protocol is unknown or");
+    refused("enable.idempotence=false\n", "enable.idempotence is set by ledgerca");
+    refused("acks=1\n", "acks is set by ledgerca");
+    refused("bootstrap.servers=elsewhere:9092\n", "bootstrap.servers is set by ledgerca");
+    refused("=s3cr3t\n", "line 1: expected name=value");
+    refused("just-a-name\n", "line 1: expected name=value");
+    setenv("LEDGERCA_KAFKA_CONFIG_FILE", "/nonexistent/kafka.properties", 1);
+    CU_ASSERT_EQUAL(lca_kproducer_new(g_bs, NULL, &p, &err), LCA_FAIL);
+    CU_ASSERT(strstr(err.msg, "/nonexistent/kafka.properties cannot be read") != NULL);
+    unsetenv("LEDGERCA_KAFKA_CONFIG_FILE");
+    CU_ASSERT_FATAL(OK(lca_kproducer_new(g_bs, NULL, &p, &err)) == LCA_OK);
+    lca_kproducer_free(p);
+}
+
 /* ---- suites ---- */
 
 static int real_init(void)
@@ -705,6 +782,7 @@ static int mock_cleanup(void)
 static void add_cases(CU_pSuite s)
 {
     CU_add_test(s, "bad_arguments", test_bad_arguments);
+    CU_add_test(s, "operator_config_file", test_operator_config_file);
     CU_add_test(s, "ensure_topics_idempotent", test_ensure_topics_idempotent);
     CU_add_test(s, "seek_to_stored_offsets", test_seek_to_stored_offsets);
     CU_add_test(s, "rebalance_split", test_rebalance_split);
