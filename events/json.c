@@ -250,227 +250,245 @@ int lca_json_decode(const char *buf, size_t len, const struct lca_limits *lim,
 
 /* ---- encode ------------------------------------------------------------------------------ */
 
-/* RFC 4648 section 4 base64 with padding; *out is malloc'd and NUL-terminated. */
-static char *b64_encode(const uint8_t *p, size_t n, size_t *olen)
+/* The encoder writes JSON straight from the value tree (jansson built a json_t of every node
+ * and escaped character by character: a sixth of the signer's CPU went to its replies). The
+ * output is what jansson's JSON_COMPACT printed: insertion order, no spaces, UTF-8 as is,
+ * `"` `\` and control characters escaped (\b \f \n \r \t, else \u00XX), `/` not escaped.
+ * Buffers that are outgrown or abandoned are wiped: a reply may carry sealed key material. */
+struct jenc {
+    char *p;
+    size_t len, cap;
+    struct lca_err *err;
+};
+
+static int jenc_grow(struct jenc *e, size_t need)
+{
+    size_t cap = e->cap == 0 ? 4096 : e->cap;
+    char *n;
+
+    if (need > SIZE_MAX / 2 - e->len) {
+        return json_no_memory(e->err);
+    }
+    while (cap < e->len + need + 1) {
+        cap *= 2;
+    }
+    if ((n = malloc(cap)) == NULL) {
+        return json_no_memory(e->err);
+    }
+    if (e->p != NULL) {
+        memcpy(n, e->p, e->len);
+        explicit_bzero(e->p, e->cap);
+        free(e->p);
+    }
+    e->p = n;
+    e->cap = cap;
+    return LCA_OK;
+}
+
+/* Room for `need` more bytes (and the final NUL). */
+static inline int jenc_room(struct jenc *e, size_t need)
+{
+    return e->len + need < e->cap ? LCA_OK : jenc_grow(e, need);
+}
+
+static int jenc_raw(struct jenc *e, const char *s, size_t n)
+{
+    if (jenc_room(e, n) != LCA_OK) {
+        return LCA_FAIL;
+    }
+    memcpy(e->p + e->len, s, n);
+    e->len += n;
+    return LCA_OK;
+}
+
+/* Length of the valid UTF-8 sequence at s[0..n) (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF), 0 if it is not one. s[0] >= 0x80. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    size_t k, len;
+    uint32_t cp;
+
+    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+        len = 2, cp = s[0] & 0x1fu;
+    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+        len = 3, cp = s[0] & 0x0fu;
+    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+        len = 4, cp = s[0] & 0x07u;
+    } else {
+        return 0;
+    }
+    if (n < len) {
+        return 0;
+    }
+    for (k = 1; k < len; k++) {
+        if ((s[k] & 0xc0) != 0x80) {
+            return 0;
+        }
+        cp = (cp << 6) | (s[k] & 0x3fu);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff)) {
+        return 0;
+    }
+    return len;
+}
+
+/* A JSON string of s[0..n): escaped, UTF-8 checked (`what` names it in the error). */
+static int jenc_string(struct jenc *e, const char *str, size_t n, const char *what)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0, run, q;
+
+    /* the worst case, every byte a \u00XX, reserved once */
+    if (n > (SIZE_MAX - 8) / 6 || jenc_room(e, 6 * n + 2) != LCA_OK) {
+        return n > (SIZE_MAX - 8) / 6 ? json_no_memory(e->err) : LCA_FAIL;
+    }
+    e->p[e->len++] = '"';
+    while (i < n) {
+        for (run = i; run < n && s[run] >= 0x20 && s[run] < 0x80 && s[run] != '"' &&
+                      s[run] != '\\';
+             run++) {
+        }
+        memcpy(e->p + e->len, s + i, run - i);
+        e->len += run - i;
+        i = run;
+        if (i == n) {
+            break;
+        }
+        if (s[i] >= 0x80) {
+            if ((q = utf8_seq(s + i, n - i)) == 0) {
+                return lca_err_set(e->err, LCA_ERR_BAD_INPUT, "bad_utf8", "%s is not valid UTF-8",
+                                   what);
+            }
+            memcpy(e->p + e->len, s + i, q);
+            e->len += q;
+            i += q;
+            continue;
+        }
+        e->p[e->len++] = '\\';
+        switch (s[i]) {
+        case '"': e->p[e->len++] = '"'; break;
+        case '\\': e->p[e->len++] = '\\'; break;
+        case '\b': e->p[e->len++] = 'b'; break;
+        case '\f': e->p[e->len++] = 'f'; break;
+        case '\n': e->p[e->len++] = 'n'; break;
+        case '\r': e->p[e->len++] = 'r'; break;
+        case '\t': e->p[e->len++] = 't'; break;
+        default:
+            memcpy(e->p + e->len, "u00", 3);
+            e->p[e->len + 3] = hex[s[i] >> 4];
+            e->p[e->len + 4] = hex[s[i] & 15];
+            e->len += 5;
+        }
+        i++;
+    }
+    e->p[e->len++] = '"';
+    return LCA_OK;
+}
+
+/* RFC 4648 section 4 base64 with padding, as a JSON string. */
+static int jenc_bin(struct jenc *e, const uint8_t *p, size_t n)
 {
     static const char alpha[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t k, o = 0, groups = n / 3 + (n % 3 != 0);
-    char *s;
+    size_t k, groups = n / 3 + (n % 3 != 0);
+    char *o;
 
-    if (groups > (SIZE_MAX - 1) / 4 || (s = malloc(groups * 4 + 1)) == NULL) {
-        return NULL;
+    if (groups > (SIZE_MAX - 8) / 4) {
+        return json_no_memory(e->err);
     }
+    if (jenc_room(e, groups * 4 + 2) != LCA_OK) {
+        return LCA_FAIL;
+    }
+    o = e->p + e->len;
+    *o++ = '"';
     for (k = 0; k < n; k += 3) {
         uint32_t w = (uint32_t)p[k] << 16;
         size_t rest = n - k;
 
         w |= rest > 1 ? (uint32_t)p[k + 1] << 8 : 0;
         w |= rest > 2 ? (uint32_t)p[k + 2] : 0;
-        s[o++] = alpha[(w >> 18) & 63];
-        s[o++] = alpha[(w >> 12) & 63];
-        s[o++] = rest > 1 ? alpha[(w >> 6) & 63] : '=';
-        s[o++] = rest > 2 ? alpha[w & 63] : '=';
+        *o++ = alpha[(w >> 18) & 63];
+        *o++ = alpha[(w >> 12) & 63];
+        *o++ = rest > 1 ? alpha[(w >> 6) & 63] : '=';
+        *o++ = rest > 2 ? alpha[w & 63] : '=';
     }
-    s[o] = '\0';
-    *olen = o;
-    return s;
+    *o++ = '"';
+    e->len = (size_t)(o - e->p);
+    return LCA_OK;
 }
 
-struct jenc {
-    struct lca_err *err;
-};
-
-static json_t *jenc_val(struct jenc *e, const struct lca_val *v, size_t depth);
-
-static json_t *jenc_bad_utf8(struct jenc *e, const char *what)
+static int jenc_val(struct jenc *e, const struct lca_val *v, size_t depth)
 {
-    lca_err_set(e->err, LCA_ERR_BAD_INPUT, "bad_utf8", "%s is not valid UTF-8", what);
-    return NULL;
-}
-
-static json_t *jenc_bin(struct jenc *e, const struct lca_val *v)
-{
-    size_t n = 0, olen = 0;
-    const uint8_t *p = lca_val_bin(v, &n);
-    char *s = b64_encode(p, n, &olen);
-    json_t *j;
-
-    if (s == NULL) {
-        json_no_memory(e->err);
-        return NULL;
-    }
-    j = json_stringn_nocheck(s, olen);
-    explicit_bzero(s, olen);
-    free(s);
-    if (j == NULL) {
-        json_no_memory(e->err);
-    }
-    return j;
-}
-
-static json_t *jenc_str(struct jenc *e, const struct lca_val *v)
-{
-    json_t *j = json_stringn(lca_val_str(v), lca_val_len(v));
-    json_t *probe;
-
-    if (j != NULL) {
-        return j;
-    }
-    /* json_stringn fails on invalid UTF-8 or on allocation failure; tell them apart. */
-    probe = json_stringn_nocheck(lca_val_str(v), lca_val_len(v));
-    if (probe == NULL) {
-        json_no_memory(e->err);
-        return NULL;
-    }
-    json_decref(probe);
-    return jenc_bad_utf8(e, "a string value");
-}
-
-static json_t *jenc_map(struct jenc *e, const struct lca_val *v, size_t depth)
-{
-    json_t *o = json_object();
-    size_t k;
-
-    if (o == NULL) {
-        json_no_memory(e->err);
-        return NULL;
-    }
-    for (k = 0; k < lca_val_len(v); k++) {
-        json_t *child = jenc_val(e, lca_val_map_val_at(v, k), depth + 1);
-
-        if (child == NULL) {
-            json_decref(o);
-            return NULL;
-        }
-        if (json_object_set_new(o, lca_val_map_key_at(v, k), child) != 0) {
-            json_decref(o);
-            return jenc_bad_utf8(e, "a map key"); /* or out of memory; the key is more likely */
-        }
-    }
-    return o;
-}
-
-static json_t *jenc_arr(struct jenc *e, const struct lca_val *v, size_t depth)
-{
-    json_t *a = json_array();
-    size_t k;
-
-    if (a == NULL) {
-        json_no_memory(e->err);
-        return NULL;
-    }
-    for (k = 0; k < lca_val_len(v); k++) {
-        json_t *child = jenc_val(e, lca_val_arr_at(v, k), depth + 1);
-
-        if (child == NULL || json_array_append_new(a, child) != 0) {
-            if (child != NULL) {
-                json_no_memory(e->err);
-            }
-            json_decref(a);
-            return NULL;
-        }
-    }
-    return a;
-}
-
-static json_t *jenc_val(struct jenc *e, const struct lca_val *v, size_t depth)
-{
-    json_t *j = NULL;
+    char num[24];
+    size_t k, n;
+    const uint8_t *b;
 
     switch (lca_val_kind(v)) {
     case LCA_VAL_NIL:
-        j = json_null();
-        break;
+        return jenc_raw(e, "null", 4);
     case LCA_VAL_BOOL:
-        j = json_boolean(lca_val_bool(v));
-        break;
+        return lca_val_bool(v) ? jenc_raw(e, "true", 4) : jenc_raw(e, "false", 5);
     case LCA_VAL_INT:
-        j = json_integer((json_int_t)lca_val_int(v));
-        break;
+        n = (size_t)snprintf(num, sizeof(num), "%lld", (long long)lca_val_int(v));
+        return jenc_raw(e, num, n);
     case LCA_VAL_STR:
-        return jenc_str(e, v);
+        return jenc_string(e, lca_val_str(v), lca_val_len(v), "a string value");
     case LCA_VAL_BIN:
-        return jenc_bin(e, v);
+        n = 0;
+        b = lca_val_bin(v, &n);
+        return jenc_bin(e, b, n);
     case LCA_VAL_ARR:
     case LCA_VAL_MAP:
-        if (depth + 1 > LCA_CODEC_DEPTH_CAP) {
-            lca_err_set(e->err, LCA_ERR_BAD_INPUT, "too_deep", "value nested deeper than %d",
-                        LCA_CODEC_DEPTH_CAP);
-            return NULL;
+        break;
+    }
+    if (depth + 1 > LCA_CODEC_DEPTH_CAP) {
+        return lca_err_set(e->err, LCA_ERR_BAD_INPUT, "too_deep", "value nested deeper than %d",
+                           LCA_CODEC_DEPTH_CAP);
+    }
+    if (jenc_raw(e, lca_val_kind(v) == LCA_VAL_ARR ? "[" : "{", 1) != LCA_OK) {
+        return LCA_FAIL;
+    }
+    for (k = 0; k < lca_val_len(v); k++) {
+        if (k > 0 && jenc_raw(e, ",", 1) != LCA_OK) {
+            return LCA_FAIL;
         }
-        return lca_val_kind(v) == LCA_VAL_ARR ? jenc_arr(e, v, depth) : jenc_map(e, v, depth);
-    }
-    if (j == NULL) {
-        json_no_memory(e->err);
-    }
-    return j;
-}
+        if (lca_val_kind(v) == LCA_VAL_MAP) {
+            const char *key = lca_val_map_key_at(v, k);
 
-/* A growing malloc'd buffer for json_dump_callback. */
-struct jbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-};
-
-static int jbuf_append(const char *data, size_t size, void *ctx)
-{
-    struct jbuf *b = ctx;
-    char *n;
-
-    if (b->len + size + 1 > b->cap) {
-        size_t cap = b->cap == 0 ? 1024 : b->cap;
-        while (cap < b->len + size + 1) {
-            cap *= 2;
+            if (jenc_string(e, key, strlen(key), "a map key") != LCA_OK ||
+                jenc_raw(e, ":", 1) != LCA_OK ||
+                jenc_val(e, lca_val_map_val_at(v, k), depth + 1) != LCA_OK) {
+                return LCA_FAIL;
+            }
+        } else if (jenc_val(e, lca_val_arr_at(v, k), depth + 1) != LCA_OK) {
+            return LCA_FAIL;
         }
-        if ((n = realloc(b->p, cap)) == NULL) {
-            b->oom = 1;
-            return -1;
-        }
-        b->p = n;
-        b->cap = cap;
     }
-    memcpy(b->p + b->len, data, size);
-    b->len += size;
-    return 0;
-}
-
-/* Prints j compactly, in one pass, into a fresh malloc'd, NUL-terminated buffer (malloc'd by
- * us, whatever allocator jansson was given). */
-static int jenc_dump(const json_t *j, char **out, size_t *len, struct lca_err *err)
-{
-    struct jbuf b = {NULL, 0, 0, 0};
-
-    if (json_dump_callback(j, jbuf_append, &b, JSON_COMPACT | JSON_ENCODE_ANY) != 0 ||
-        b.oom || jbuf_append("", 0, &b) != 0) {
-        free(b.p);
-        return json_no_memory(err);
-    }
-    b.p[b.len] = '\0';
-    *out = b.p;
-    *len = b.len;
-    return LCA_OK;
+    return jenc_raw(e, lca_val_kind(v) == LCA_VAL_ARR ? "]" : "}", 1);
 }
 
 int lca_json_encode(const struct lca_val *v, char **out, size_t *len, struct lca_err *err)
 {
     struct lca_err local;
-    struct jenc e = {err != NULL ? err : &local};
-    json_t *j;
-    int rc;
+    struct jenc e = {NULL, 0, 0, err != NULL ? err : &local};
 
     if (!lca_val_ok(v)) {
         return lca_err_set(err, LCA_ERR_FATAL, "broken_value",
                            "refusing to encode a value tree that failed to build");
     }
-    j = jenc_val(&e, v, 0);
-    if (j == NULL) {
+    if (jenc_val(&e, v, 0) != LCA_OK || jenc_room(&e, 1) != LCA_OK) {
+        if (e.p != NULL) {
+            explicit_bzero(e.p, e.cap);
+            free(e.p);
+        }
         return LCA_FAIL;
     }
-    rc = jenc_dump(j, out, len, err);
-    json_decref(j);
-    return rc;
+    e.p[e.len] = '\0';
+    *out = e.p;
+    *len = e.len;
+    return LCA_OK;
 }
 
 /* ---- wiping allocator ------------------------------------------------------------------- */

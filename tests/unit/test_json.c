@@ -1,7 +1,9 @@
 /*
- * test_json — JSON decoding under limits (hostile inputs) and compact encoding.
+ * test_json — JSON decoding under limits (hostile inputs) and compact encoding; the encoder
+ * is checked byte for byte against jansson's compact printer on random trees.
  */
 #include <CUnit/Basic.h>
+#include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,6 +209,176 @@ static void test_round_trip(void)
     lca_val_free(back);
 }
 
+/* ---- the encoder against jansson (an independent printer) on random trees ---- */
+
+static uint64_t g_rng = 0x9e3779b97f4a7c15u;
+
+static uint32_t rnd(uint32_t n)
+{
+    g_rng ^= g_rng << 13;
+    g_rng ^= g_rng >> 7;
+    g_rng ^= g_rng << 17;
+    return (uint32_t)(g_rng % n);
+}
+
+/* A random byte string: ASCII, control characters, quotes, valid UTF-8 of every length and,
+ * when `bad` is set, possibly an invalid sequence. */
+static size_t rnd_text(char *buf, size_t cap, int bad)
+{
+    static const char *const pieces[] = {"a", "Z", "/", "\\", "\"", "\n", "\t", "\x01", "\x1f",
+                                         "\x7f", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x94\x92",
+                                         "-----BEGIN CERTIFICATE-----\nMIIB", " ", "\b", "\f",
+                                         "\r"};
+    static const char *const invalid[] = {"\xff", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80",
+                                          "\xe2\x82", "\x80"};
+    size_t n = 0, k = rnd(12);
+
+    while (k-- > 0) {
+        const char *p = bad && rnd(8) == 0 ? invalid[rnd(6)] : pieces[rnd(18)];
+        size_t l = strlen(p);
+
+        if (n + l >= cap) {
+            break;
+        }
+        memcpy(buf + n, p, l);
+        n += l;
+    }
+    buf[n] = '\0';
+    return n;
+}
+
+static struct lca_val *rnd_tree(int depth, int bad)
+{
+    char text[256];
+    uint8_t bin[40];
+    struct lca_val *v;
+    size_t n, k;
+
+    switch (depth > 3 ? rnd(5) : rnd(7)) {
+    case 0:
+        return lca_val_new_nil();
+    case 1:
+        return lca_val_new_bool((int)rnd(2));
+    case 2:
+        return lca_val_new_int((int64_t)(g_rng ^ (g_rng << 9)) >> rnd(64));
+    case 3:
+        n = rnd_text(text, sizeof(text), bad);
+        return lca_val_new_strn(text, n);
+    case 4:
+        for (n = rnd(sizeof(bin)), k = 0; k < n; k++) {
+            bin[k] = (uint8_t)rnd(256);
+        }
+        return lca_val_new_bin(bin, n);
+    case 5:
+        v = lca_val_new_arr();
+        for (n = rnd(5); n > 0; n--) {
+            lca_val_arr_push(v, rnd_tree(depth + 1, bad));
+        }
+        return v;
+    default:
+        v = lca_val_new_map();
+        for (n = rnd(5); n > 0; n--) {
+            rnd_text(text, sizeof(text), bad && rnd(4) == 0);
+            if (text[0] == '\0') {
+                snprintf(text, sizeof(text), "k%u", rnd(1000));
+            }
+            lca_val_map_set(v, text, rnd_tree(depth + 1, bad));
+        }
+        return v;
+    }
+}
+
+/* The same tree as jansson values; NULL when jansson refuses a string (invalid UTF-8). */
+static json_t *to_jansson(const struct lca_val *v)
+{
+    static const char alpha[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char b64[64];
+    const uint8_t *b;
+    json_t *j, *c;
+    size_t k, n, o;
+
+    switch (lca_val_kind(v)) {
+    case LCA_VAL_NIL:
+        return json_null();
+    case LCA_VAL_BOOL:
+        return json_boolean(lca_val_bool(v));
+    case LCA_VAL_INT:
+        return json_integer((json_int_t)lca_val_int(v));
+    case LCA_VAL_STR:
+        return json_stringn(lca_val_str(v), lca_val_len(v));
+    case LCA_VAL_BIN:
+        b = lca_val_bin(v, &n);
+        for (k = 0, o = 0; k < n; k += 3) {
+            uint32_t w = (uint32_t)b[k] << 16 | (k + 1 < n ? (uint32_t)b[k + 1] << 8 : 0) |
+                         (k + 2 < n ? b[k + 2] : 0);
+            b64[o++] = alpha[w >> 18 & 63];
+            b64[o++] = alpha[w >> 12 & 63];
+            b64[o++] = k + 1 < n ? alpha[w >> 6 & 63] : '=';
+            b64[o++] = k + 2 < n ? alpha[w & 63] : '=';
+        }
+        return json_stringn(b64, o);
+    case LCA_VAL_ARR:
+        j = json_array();
+        for (k = 0; k < lca_val_len(v); k++) {
+            if ((c = to_jansson(lca_val_arr_at(v, k))) == NULL) {
+                json_decref(j);
+                return NULL;
+            }
+            json_array_append_new(j, c);
+        }
+        return j;
+    case LCA_VAL_MAP:
+        j = json_object();
+        for (k = 0; k < lca_val_len(v); k++) {
+            if ((c = to_jansson(lca_val_map_val_at(v, k))) == NULL ||
+                json_object_set_new(j, lca_val_map_key_at(v, k), c) != 0) {
+                json_decref(j);
+                return NULL;
+            }
+        }
+        return j;
+    }
+    return NULL;
+}
+
+static void test_encode_matches_jansson(void)
+{
+    int i, refused = 0, agreed = 0;
+    json_malloc_t jmalloc;
+    json_free_t jfree;
+
+    json_get_alloc_funcs(&jmalloc, &jfree); /* json_dumps' buffer is jansson's to free */
+    for (i = 0; i < 20000; i++) {
+        struct lca_val *v = rnd_tree(0, i % 2);
+        json_t *j = to_jansson(v);
+        char *ours = NULL, *theirs = j != NULL ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY)
+                                               : NULL;
+        size_t len = 0;
+        struct lca_err err;
+        int rc = lca_json_encode(v, &ours, &len, &err);
+
+        if (theirs == NULL) { /* jansson refused a string: so must we */
+            CU_ASSERT_EQUAL(rc, LCA_FAIL);
+            CU_ASSERT(rc != LCA_FAIL || strcmp(err.code, "bad_utf8") == 0);
+            refused++;
+        } else {
+            CU_ASSERT_EQUAL_FATAL(rc, LCA_OK);
+            CU_ASSERT_EQUAL(len, strlen(theirs));
+            CU_ASSERT_STRING_EQUAL(ours, theirs);
+            agreed += strcmp(ours, theirs) == 0;
+        }
+        free(ours);
+        if (theirs != NULL) {
+            jfree(theirs);
+        }
+        json_decref(j);
+        lca_val_free(v);
+    }
+    CU_ASSERT(refused > 500); /* both branches were exercised */
+    CU_ASSERT(agreed > 10000);
+}
+
 int main(void)
 {
     CU_pSuite s;
@@ -225,6 +397,7 @@ int main(void)
     CU_add_test(s, "encode", test_encode);
     CU_add_test(s, "encode_refuses", test_encode_refuses);
     CU_add_test(s, "round_trip", test_round_trip);
+    CU_add_test(s, "encode_matches_jansson", test_encode_matches_jansson);
     CU_basic_set_mode(CU_BRM_NORMAL);
     CU_basic_run_tests();
     failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
