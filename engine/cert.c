@@ -345,6 +345,64 @@ out:
 
 /* ---------------------------------------------------------------- field writers */
 
+/* ---- the signer cache ---- */
+
+#define SIGNER_CACHE_SLOTS 8
+
+struct lca_cert_signer_cache {
+    struct {
+        X509 *cert;     /* identity only: the signer holds the reference */
+        EVP_PKEY *key;
+        struct lca_cert_signer *s;
+    } slot[SIGNER_CACHE_SLOTS];
+    size_t next; /* the slot replaced next (round robin) */
+};
+
+struct lca_cert_signer_cache *lca_cert_signer_cache_new(void)
+{
+    return calloc(1, sizeof(struct lca_cert_signer_cache));
+}
+
+void lca_cert_signer_cache_free(struct lca_cert_signer_cache *c)
+{
+    size_t i;
+
+    if (c == NULL) {
+        return;
+    }
+    for (i = 0; i < SIGNER_CACHE_SLOTS; i++) {
+        lca_cert_signer_free(c->slot[i].s);
+    }
+    free(c);
+}
+
+int lca_cert_signer_cached(struct lca_cert_signer_cache *c, X509 *issuer_cert,
+                           EVP_PKEY *issuer_key, struct lca_cert_signer **out,
+                           struct lca_err *err)
+{
+    struct lca_cert_signer *s = NULL;
+    size_t i;
+
+    for (i = 0; i < SIGNER_CACHE_SLOTS; i++) {
+        if (c->slot[i].s != NULL && c->slot[i].cert == issuer_cert &&
+            c->slot[i].key == issuer_key) {
+            *out = c->slot[i].s;
+            return LCA_OK;
+        }
+    }
+    if (lca_cert_signer_new(issuer_cert, issuer_key, &s, err) != LCA_OK) {
+        return LCA_FAIL;
+    }
+    i = c->next;
+    c->next = (c->next + 1) % SIGNER_CACHE_SLOTS;
+    lca_cert_signer_free(c->slot[i].s);
+    c->slot[i].cert = issuer_cert;
+    c->slot[i].key = issuer_key;
+    c->slot[i].s = s;
+    *out = s;
+    return LCA_OK;
+}
+
 /* The INTEGER the builder encodes for serial bytes: top bit cleared (positive), leading zero
  * octets dropped (DER minimal). Returns the magnitude in mag (<= 20 bytes), 0 if invalid. */
 static size_t serial_magnitude(const uint8_t *serial, size_t len, uint8_t mag[20])

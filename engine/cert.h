@@ -117,6 +117,22 @@ int lca_cert_signer_new(X509 *issuer_cert, EVP_PKEY *issuer_key, struct lca_cert
 /* NULL-safe. */
 void lca_cert_signer_free(struct lca_cert_signer *s);
 
+/* A few signers kept for reuse, keyed by the (issuer certificate, key) objects they were built
+ * from: building one fetches digests, checks the key against the certificate and sets up a
+ * signing context, which cost a twelfth of the signer's CPU per certificate. A cached signer
+ * holds references to both objects, so an address cannot be reused while it is cached. Used
+ * by one thread at a time (as the signers in it are). */
+struct lca_cert_signer_cache;
+
+struct lca_cert_signer_cache *lca_cert_signer_cache_new(void);
+/* NULL-safe; frees every cached signer. */
+void lca_cert_signer_cache_free(struct lca_cert_signer_cache *c);
+/* The cached signer for (issuer_cert, issuer_key), built by lca_cert_signer_new when absent
+ * (the oldest entry is then dropped). *out is borrowed from the cache: do not free it. */
+int lca_cert_signer_cached(struct lca_cert_signer_cache *c, X509 *issuer_cert,
+                           EVP_PKEY *issuer_key, struct lca_cert_signer **out,
+                           struct lca_err *err) LCA_MUST_USE;
+
 /* Signs a certificate for the subject public key given as DER SubjectPublicKeyInfo bytes,
  * copied as-is (the fast path: no decode/re-encode). Only its outer DER structure is checked:
  * pass bytes from lca_csr_spki (which checked the key) or from OpenSSL's encoder (i2d_PUBKEY

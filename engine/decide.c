@@ -121,7 +121,15 @@ int lca_decide_signer(const struct lca_issuer *iss, struct lca_env *env,
     if (env->key_get(env->ctx, iss->key_id, &key, err) != LCA_OK) {
         return LCA_FAIL;
     }
-    return lca_cert_signer_new(iss->cert, key, out, err);
+    return env->signers != NULL ? lca_cert_signer_cached(env->signers, iss->cert, key, out, err)
+                                : lca_cert_signer_new(iss->cert, key, out, err);
+}
+
+void lca_decide_signer_done(const struct lca_env *env, struct lca_cert_signer *s)
+{
+    if (env->signers == NULL) {
+        lca_cert_signer_free(s);
+    }
 }
 
 int lca_decide_key_put(struct lca_env *env, EVP_PKEY *key, char key_id[65], struct lca_err *err)

@@ -508,7 +508,7 @@ out:
     X509_free(cross);
     hierarchy_cleanup(&h);
     EVP_PKEY_free(rk);
-    lca_cert_signer_free(olds);
+    lca_decide_signer_done(env, olds);
     return rc;
 }
 
@@ -655,7 +655,7 @@ static int resign(const struct lca_state *st, const struct lca_command *cmd,
 out:
     free(pem);
     X509_free(out);
-    lca_cert_signer_free(s);
+    lca_decide_signer_done(env, s);
     return rc;
 }
 
@@ -916,7 +916,7 @@ int lca_decide_ca_sign_intermediate(const struct lca_state *st, const struct lca
 out:
     free(der);
     lca_val_free(pdoms);
-    lca_cert_signer_free(s);
+    lca_decide_signer_done(env, s);
     lca_csr_free(csr);
     return rc;
 }

@@ -33,9 +33,12 @@ int lca_decide_now(struct lca_env *env, int64_t *now, struct lca_err *err) LCA_M
 int lca_decide_uuid(struct lca_env *env, char out[37], struct lca_err *err) LCA_MUST_USE;
 int lca_decide_serial(struct lca_env *env, uint8_t out[LCA_SERIAL_LEN],
                       struct lca_err *err) LCA_MUST_USE;
-/* A signer for an issuer, its key fetched from the env's key store. */
+/* A signer for an issuer, its key fetched from the env's key store; borrowed from
+ * env->signers when the env has a cache. Hand it back with lca_decide_signer_done. */
 int lca_decide_signer(const struct lca_issuer *iss, struct lca_env *env,
                       struct lca_cert_signer **out, struct lca_err *err) LCA_MUST_USE;
+/* Frees s unless it belongs to env's cache. NULL-safe. */
+void lca_decide_signer_done(const struct lca_env *env, struct lca_cert_signer *s);
 /* Stores a CA key under its key id (written to out). */
 int lca_decide_key_put(struct lca_env *env, EVP_PKEY *key, char key_id[65],
                        struct lca_err *err) LCA_MUST_USE;

@@ -169,7 +169,7 @@ static int leaf_emit(const struct lca_state *st, const struct lca_command *cmd, 
     rc = lca_decide_emit(d, LCA_EVT_CERT_ISSUED, ev, err);
 out:
     free(der);
-    lca_cert_signer_free(s);
+    lca_decide_signer_done(env, s);
     return rc;
 }
 

@@ -12,6 +12,7 @@
  *            (the signer's --cluster). A Consul service leaf names it as its SPIFFE datacenter
  *            (dc/<cluster_id>); NULL or "" falls back to the configuration's ClusterID. It is
  *            an input like the others, so decide stays a function of (state, command, env).
+ *   signers  not a callback either: an optional cache of signing contexts (engine/cert.h).
  * Workers pass an env backed by OpenSSL's RNG and the PostgreSQL key table; tests pass a
  * deterministic fake (tests/support/fakeenv.h), so decide() run twice gives identical bytes
  * for deterministic signature schemes (Ed25519, RSA PKCS#1 v1.5).
@@ -28,6 +29,8 @@
 #include <openssl/evp.h>
 
 #include "err.h"
+
+struct lca_cert_signer_cache; /* engine/cert.h */
 
 /* Key algorithms ledgerca accepts (DESIGN.md invariant 6: safe minimums). */
 enum lca_key_type {
@@ -54,6 +57,9 @@ struct lca_env {
     int (*key_get)(void *ctx, const char *key_id, EVP_PKEY **out, struct lca_err *err);
     /* Borrowed; must outlive the env's use. NULL: the configuration's ClusterID. */
     const char *cluster_id;
+    /* Optional (NULL: none): signers reused across decisions; owned by the implementation,
+     * used by the env's thread only. A cache changes no output, only the cost of signing. */
+    struct lca_cert_signer_cache *signers;
 };
 
 #endif

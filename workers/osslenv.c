@@ -12,6 +12,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "cert.h"
 #include "key.h"
 
 #define KEK_LEN 32
@@ -170,6 +171,10 @@ struct lca_osslenv *lca_osslenv_new(void)
     oe->env.keygen = ossl_keygen;
     oe->env.key_put = ossl_key_put;
     oe->env.key_get = ossl_key_get;
+    if ((oe->env.signers = lca_cert_signer_cache_new()) == NULL) {
+        free(oe);
+        return NULL;
+    }
     return oe;
 }
 
@@ -180,6 +185,7 @@ void lca_osslenv_free(struct lca_osslenv *oe)
     if (oe == NULL) {
         return;
     }
+    lca_cert_signer_cache_free(oe->env.signers); /* its signers hold key references */
     for (i = 0; i < oe->nkeys; i++) {
         free(oe->keys[i].id);
         EVP_PKEY_free(oe->keys[i].key); /* OpenSSL wipes key material on free */

@@ -906,6 +906,53 @@ static void test_oracle_lint_fails(void)
     X509_free(x);
 }
 
+/* The signer cache hands back the same signer for the same (certificate, key) objects, a new
+ * one for other objects, keeps signing valid certificates after evictions, and caches
+ * nothing for a key that does not match its certificate. */
+static void test_signer_cache(void)
+{
+    struct lca_cert_signer_cache *c = lca_cert_signer_cache_new();
+    struct lca_cert_signer *a = NULL, *b = NULL, *x = NULL;
+    X509 *roots[10], *leaf;
+    struct lca_cert_req r;
+    uint8_t serial[16];
+    struct lca_err err;
+    char why[512];
+    int i;
+
+    CU_ASSERT_FATAL(c != NULL);
+    for (i = 0; i < 10; i++) {
+        roots[i] = make_root(g_keys[K_P256][i % 2], "cache root", -1);
+    }
+    CU_ASSERT_FATAL(lca_cert_signer_cached(c, roots[0], g_keys[K_P256][0], &a, &err) == LCA_OK);
+    CU_ASSERT_FATAL(lca_cert_signer_cached(c, roots[0], g_keys[K_P256][0], &b, &err) == LCA_OK);
+    CU_ASSERT_PTR_EQUAL(a, b);
+    CU_ASSERT_EQUAL(lca_cert_signer_cached(c, roots[0], g_keys[K_P256][1], &x, &err), LCA_FAIL);
+    CU_ASSERT_STRING_EQUAL(err.code, "key_mismatch");
+    CU_ASSERT_EQUAL(lca_cert_signer_cached(c, roots[0], g_keys[K_P256][1], &x, &err), LCA_FAIL);
+    /* ten issuers through eight slots: every signer signs a certificate its root verifies */
+    for (i = 0; i < 30; i++) {
+        int k = (i * 7) % 10;
+        CU_ASSERT_FATAL(lca_cert_signer_cached(c, roots[k], g_keys[K_P256][k % 2], &b, &err) ==
+                        LCA_OK);
+        base_req(&r, "cached.example.test", serial);
+        leaf = make_cert(b, g_int_key, &r);
+        CU_ASSERT_EQUAL(verify(leaf, NULL, roots[k], why, sizeof(why)), 0);
+        assert_aki(leaf, roots[k]);
+        X509_free(leaf);
+    }
+    for (i = 0; i < 10; i++) {
+        X509_free(roots[i]); /* the cache still holds references to the ones it keeps */
+    }
+    /* roots[3] was the last one used: cached, so still alive (ASan would see a use after free) */
+    CU_ASSERT_FATAL(lca_cert_signer_cached(c, roots[3], g_keys[K_P256][1], &b, &err) == LCA_OK);
+    base_req(&r, "after-free.example.test", serial);
+    leaf = make_cert(b, g_int_key, &r);
+    X509_free(leaf);
+    lca_cert_signer_cache_free(c);
+    lca_cert_signer_cache_free(NULL);
+}
+
 int main(void)
 {
     static const struct lca_cu_test tests[] = {
@@ -926,6 +973,7 @@ int main(void)
         {"serial encoding and hex", test_serial_encoding},
         {"PEM/DER round trips", test_pem_der_roundtrip},
         {"refusals", test_refusals},
+        {"signer cache", test_signer_cache},
         {"oracle: CRLs honoured, pkilint", test_oracle_crl},
         {"oracle: zlint rejects a bad certificate", test_oracle_lint_fails},
     };
