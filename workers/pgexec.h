@@ -26,6 +26,7 @@
 #define LCA_PGEXEC_OID_INT8 20u
 #define LCA_PGEXEC_OID_INT4 23u
 #define LCA_PGEXEC_OID_TEXT 25u
+#define LCA_PGEXEC_OID_UUID 2950u
 
 /*
  * Runs sql with n text/binary parameters (v, lens, fmts as PQexecParams; lens and fmts may be

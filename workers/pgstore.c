@@ -13,12 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Type OIDs (pg_type.dat): the element types of the array parameters. */
-#define OID_BYTEA 17u
-#define OID_INT8 20u
-#define OID_INT4 23u
-#define OID_TEXT 25u
-#define OID_UUID 2950u
+#include "pgexec.h"
+
 
 #define READ_PAGE 1000u
 /* Microseconds between 1970-01-01 and PostgreSQL's epoch 2000-01-01. */
@@ -82,43 +78,7 @@ struct lca_pgstore {
     void *hook_ctx;
 };
 
-/* A growable byte buffer; an array parameter under construction. */
-struct pgbuf {
-    uint8_t *p;
-    size_t len, cap;
-    uint32_t n;   /* elements added */
-    int nulls;    /* any NULL element */
-    int failed;   /* an allocation failed: the buffer is unusable */
-};
-
 /* ---- binary encoding -------------------------------------------------------------------- */
-
-static void buf_put(struct pgbuf *b, const void *data, size_t len)
-{
-    uint8_t *np;
-    size_t ncap;
-
-    if (b->failed) {
-        return;
-    }
-    if (b->len + len > b->cap) {
-        ncap = b->cap == 0 ? 256 : b->cap;
-        while (ncap < b->len + len) {
-            ncap *= 2;
-        }
-        np = realloc(b->p, ncap);
-        if (np == NULL) {
-            b->failed = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = ncap;
-    }
-    if (len > 0) {
-        memcpy(b->p + b->len, data, len);
-    }
-    b->len += len;
-}
 
 static void put_be32(uint8_t *p, uint32_t v)
 {
@@ -142,71 +102,6 @@ static uint32_t get_be32(const uint8_t *p)
 static int64_t get_be64(const uint8_t *p)
 {
     return (int64_t)(((uint64_t)get_be32(p) << 32) | get_be32(p + 4));
-}
-
-/* Starts a one-dimensional array of `oid` elements; the header is patched by arr_finish. */
-static void arr_begin(struct pgbuf *b, uint32_t oid)
-{
-    uint8_t hdr[20];
-
-    b->len = 0;
-    b->n = 0;
-    b->nulls = 0;
-    b->failed = 0;
-    put_be32(hdr, 1);      /* ndim */
-    put_be32(hdr + 4, 0);  /* flags: has nulls, patched */
-    put_be32(hdr + 8, oid);
-    put_be32(hdr + 12, 0); /* dimension length, patched */
-    put_be32(hdr + 16, 1); /* lower bound */
-    buf_put(b, hdr, sizeof(hdr));
-}
-
-/* Appends one element; data NULL means SQL NULL. */
-static void arr_add(struct pgbuf *b, const void *data, size_t len)
-{
-    uint8_t l[4];
-
-    put_be32(l, data == NULL ? UINT32_MAX : (uint32_t)len);
-    buf_put(b, l, sizeof(l));
-    buf_put(b, data, data == NULL ? 0 : len);
-    b->nulls |= data == NULL;
-    b->n++;
-}
-
-static void arr_add_int8(struct pgbuf *b, int64_t v)
-{
-    uint8_t x[8];
-
-    put_be64(x, (uint64_t)v);
-    arr_add(b, x, sizeof(x));
-}
-
-static void arr_add_int4(struct pgbuf *b, int32_t v)
-{
-    uint8_t x[4];
-
-    put_be32(x, (uint32_t)v);
-    arr_add(b, x, sizeof(x));
-}
-
-static void arr_add_str(struct pgbuf *b, const char *s)
-{
-    arr_add(b, s, strlen(s));
-}
-
-static void arr_finish(struct pgbuf *b)
-{
-    if (b->failed) {
-        return;
-    }
-    if (b->n == 0) {
-        /* An empty array is sent with ndim = 0 and no dimensions. */
-        put_be32(b->p, 0);
-        b->len = 12;
-        return;
-    }
-    put_be32(b->p + 4, (uint32_t)b->nulls);
-    put_be32(b->p + 12, b->n);
 }
 
 /* ---- errors -------------------------------------------------------------------------------- */
@@ -984,10 +879,10 @@ static int run_hook(struct lca_pgstore *s, enum lca_pgstore_stage st, struct lca
 /* Sends BEGIN, the sequencer lock and the dedupe lookup as one pipeline (one round trip) and
  * collects their results into res[0..2]. The server still runs them one after the other: the
  * lookup starts only once the lock is granted. */
-static int pipeline_begin(struct lca_pgstore *s, const struct pgbuf *ids, PGresult *res[3],
-                          struct lca_err *err)
+static int pipeline_begin(struct lca_pgstore *s, const struct lca_pgexec_arr *ids,
+                          PGresult *res[3], struct lca_err *err)
 {
-    const char *vals[1] = {(const char *)ids->p};
+    const char *vals[1] = {(const char *)ids->data};
     const int lens[1] = {(int)ids->len}, fmts[1] = {1};
     PGresult *r;
     int q, ok;
@@ -1118,12 +1013,16 @@ enum { P_EV_POS, P_EV_STREAM, P_EV_VER, P_EV_TYPE, P_EV_PAYLOAD, P_EV_CMD, P_EV_
        P_PUB_CMD, P_COUNT };
 
 static const uint32_t PARAM_OID[P_COUNT] = {
-    OID_INT8, OID_TEXT, OID_INT4, OID_TEXT, OID_BYTEA, OID_UUID, OID_BYTEA, OID_BYTEA, 0,
-    OID_UUID, OID_BYTEA, OID_INT8, OID_INT8, OID_UUID, OID_TEXT, OID_BYTEA, OID_BYTEA, OID_BYTEA,
-    OID_TEXT, OID_TEXT, OID_INT4, OID_INT8, 0, 0, 0, OID_UUID,
+    LCA_PGEXEC_OID_INT8, LCA_PGEXEC_OID_TEXT, LCA_PGEXEC_OID_INT4, LCA_PGEXEC_OID_TEXT,
+    LCA_PGEXEC_OID_BYTEA, LCA_PGEXEC_OID_UUID, LCA_PGEXEC_OID_BYTEA, LCA_PGEXEC_OID_BYTEA, 0,
+    LCA_PGEXEC_OID_UUID, LCA_PGEXEC_OID_BYTEA, LCA_PGEXEC_OID_INT8, LCA_PGEXEC_OID_INT8,
+    LCA_PGEXEC_OID_UUID, LCA_PGEXEC_OID_TEXT, LCA_PGEXEC_OID_BYTEA, LCA_PGEXEC_OID_BYTEA,
+    LCA_PGEXEC_OID_BYTEA, LCA_PGEXEC_OID_TEXT, LCA_PGEXEC_OID_TEXT, LCA_PGEXEC_OID_INT4,
+    LCA_PGEXEC_OID_INT8, 0, 0, 0, LCA_PGEXEC_OID_UUID,
 };
 
-static void put_new_command(struct pgbuf *p, const struct lca_pgbatch *b, const struct pb_cmd *c)
+static void put_new_command(struct lca_pgexec_arr *p, const struct lca_pgbatch *b,
+                            const struct pb_cmd *c)
 {
     const struct pb_event *e;
     const struct pb_outbox *o;
@@ -1131,47 +1030,52 @@ static void put_new_command(struct pgbuf *p, const struct lca_pgbatch *b, const 
 
     for (j = 0; j < c->ev_count; j++) {
         e = &b->evs[c->ev_first + j];
-        arr_add_int8(&p[P_EV_POS], e->position);
-        arr_add_str(&p[P_EV_STREAM], e->stream);
-        arr_add_int4(&p[P_EV_VER], e->version);
-        arr_add_str(&p[P_EV_TYPE], e->type);
-        arr_add(&p[P_EV_PAYLOAD], e->payload, e->len);
-        arr_add(&p[P_EV_CMD], c->id, LCA_PGSTORE_UUID_LEN);
-        arr_add(&p[P_EV_PREV], e->prev, LCA_PGSTORE_HASH_LEN);
-        arr_add(&p[P_EV_HASH], e->hash, LCA_PGSTORE_HASH_LEN);
+        lca_pgexec_arr_add_int8(&p[P_EV_POS], e->position);
+        lca_pgexec_arr_add_str(&p[P_EV_STREAM], e->stream);
+        lca_pgexec_arr_add_int4(&p[P_EV_VER], e->version);
+        lca_pgexec_arr_add_str(&p[P_EV_TYPE], e->type);
+        lca_pgexec_arr_add(&p[P_EV_PAYLOAD], e->payload, e->len);
+        lca_pgexec_arr_add(&p[P_EV_CMD], c->id, LCA_PGSTORE_UUID_LEN);
+        lca_pgexec_arr_add(&p[P_EV_PREV], e->prev, LCA_PGSTORE_HASH_LEN);
+        lca_pgexec_arr_add(&p[P_EV_HASH], e->hash, LCA_PGSTORE_HASH_LEN);
     }
     for (j = 0; j < c->ob_count; j++) {
         o = &b->obs[c->ob_first + j];
-        arr_add(&p[P_O_CMD], c->id, LCA_PGSTORE_UUID_LEN);
-        arr_add_str(&p[P_O_TOPIC], o->topic);
-        arr_add(&p[P_O_KEY], o->key, o->key_len);
-        arr_add(&p[P_O_PAYLOAD], o->payload, o->len); /* NULL: the command's reply */
-        arr_add(&p[P_O_HEADERS], o->headers, o->headers_len);
+        lca_pgexec_arr_add(&p[P_O_CMD], c->id, LCA_PGSTORE_UUID_LEN);
+        lca_pgexec_arr_add_str(&p[P_O_TOPIC], o->topic);
+        lca_pgexec_arr_add(&p[P_O_KEY], o->key, o->key_len);
+        lca_pgexec_arr_add(&p[P_O_PAYLOAD], o->payload, o->len); /* NULL: the command's reply */
+        lca_pgexec_arr_add(&p[P_O_HEADERS], o->headers, o->headers_len);
     }
-    arr_add(&p[P_C_ID], c->id, LCA_PGSTORE_UUID_LEN);
-    arr_add(&p[P_C_REPLY], c->reply, c->reply_len);
+    lca_pgexec_arr_add(&p[P_C_ID], c->id, LCA_PGSTORE_UUID_LEN);
+    lca_pgexec_arr_add(&p[P_C_REPLY], c->reply, c->reply_len);
     if (c->ev_count > 0) {
-        arr_add_int8(&p[P_C_FIRST], c->first);
-        arr_add_int8(&p[P_C_LAST], c->last);
+        lca_pgexec_arr_add_int8(&p[P_C_FIRST], c->first);
+        lca_pgexec_arr_add_int8(&p[P_C_LAST], c->last);
     } else {
-        arr_add(&p[P_C_FIRST], NULL, 0);
-        arr_add(&p[P_C_LAST], NULL, 0);
+        lca_pgexec_arr_add(&p[P_C_FIRST], NULL, 0);
+        lca_pgexec_arr_add(&p[P_C_LAST], NULL, 0);
     }
 }
 
-/* Fills the P_COUNT parameters of SQL_APPEND; *expect receives the row counts it must affect
- * (events, commands, outbox). Returns 0 on allocation failure. */
-static int build_params(struct pgbuf *p, const struct lca_pgstore *s, const struct lca_pgbatch *b,
-                        int64_t old_pos, int64_t new_pos, const uint8_t hash[32],
-                        int64_t expect[3])
+/* The scalar parameters of SQL_APPEND (PARAM_OID 0), in binary. */
+struct scalars {
+    uint8_t head_pos[8], old_pos[8];
+};
+
+/* Fills the P_COUNT parameters of SQL_APPEND (arrays in p, scalars pointing into sc, the
+ * store and hash) into vals/lens; *expect receives the row counts it must affect (events,
+ * commands, outbox). Fails only when memory runs out. */
+static int build_params(struct lca_pgexec_arr *p, struct scalars *sc, const struct lca_pgstore *s,
+                        const struct lca_pgbatch *b, int64_t old_pos, int64_t new_pos,
+                        const uint8_t hash[32], const char **vals, int *lens, int64_t expect[3],
+                        struct lca_err *err)
 {
-    uint8_t x[8];
     size_t i;
     int k;
 
     for (k = 0; k < P_COUNT; k++) {
-        arr_begin(&p[k], PARAM_OID[k]);
-        p[k].len = PARAM_OID[k] == 0 ? 0 : p[k].len; /* scalars: no array header */
+        lca_pgexec_arr_init(&p[k], PARAM_OID[k]);
     }
     expect[0] = expect[1] = expect[2] = 0;
     for (i = 0; i < b->ncmds; i++) {
@@ -1183,53 +1087,49 @@ static int build_params(struct pgbuf *p, const struct lca_pgstore *s, const stru
         }
     }
     for (i = 0; i < b->noffs; i++) {
-        arr_add_str(&p[P_F_GROUP], b->offs[i].group);
-        arr_add_str(&p[P_F_TOPIC], b->offs[i].topic);
-        arr_add_int4(&p[P_F_PART], b->offs[i].partition);
-        arr_add_int8(&p[P_F_NEXT], b->offs[i].next);
+        lca_pgexec_arr_add_str(&p[P_F_GROUP], b->offs[i].group);
+        lca_pgexec_arr_add_str(&p[P_F_TOPIC], b->offs[i].topic);
+        lca_pgexec_arr_add_int4(&p[P_F_PART], b->offs[i].partition);
+        lca_pgexec_arr_add_int8(&p[P_F_NEXT], b->offs[i].next);
     }
     for (i = 0; i < b->npubs; i++) {
-        arr_add(&p[P_PUB_CMD], b->pubs[i], LCA_PGSTORE_UUID_LEN);
+        lca_pgexec_arr_add(&p[P_PUB_CMD], b->pubs[i], LCA_PGSTORE_UUID_LEN);
     }
     for (k = 0; k < P_COUNT; k++) {
         if (PARAM_OID[k] != 0) {
-            arr_finish(&p[k]);
+            if (lca_pgexec_arr_finish(&p[k], err) != LCA_OK) {
+                return LCA_FAIL;
+            }
+            vals[k] = (const char *)p[k].data;
+            lens[k] = (int)p[k].len;
         }
     }
-    buf_put(&p[P_CLUSTER], s->cluster, strlen(s->cluster));
-    put_be64(x, (uint64_t)new_pos);
-    buf_put(&p[P_HEAD_POS], x, 8);
-    buf_put(&p[P_HEAD_HASH], hash, LCA_PGSTORE_HASH_LEN);
-    put_be64(x, (uint64_t)old_pos);
-    buf_put(&p[P_OLD_POS], x, 8);
-    for (k = 0; k < P_COUNT; k++) {
-        if (p[k].failed) {
-            return 0;
-        }
-    }
-    return 1;
+    put_be64(sc->head_pos, (uint64_t)new_pos);
+    put_be64(sc->old_pos, (uint64_t)old_pos);
+    vals[P_CLUSTER] = s->cluster;
+    lens[P_CLUSTER] = (int)strlen(s->cluster);
+    vals[P_HEAD_POS] = (const char *)sc->head_pos;
+    lens[P_HEAD_POS] = 8;
+    vals[P_HEAD_HASH] = (const char *)hash;
+    lens[P_HEAD_HASH] = LCA_PGSTORE_HASH_LEN;
+    vals[P_OLD_POS] = (const char *)sc->old_pos;
+    lens[P_OLD_POS] = 8;
+    return LCA_OK;
 }
 
 /* Step 3b: one statement writes everything, then the affected row counts are checked. */
 static int append(struct lca_pgstore *s, struct lca_pgbatch *b, int64_t old_pos, int64_t new_pos,
                   const uint8_t hash[32], struct lca_err *err)
 {
-    struct pgbuf p[P_COUNT];
+    struct lca_pgexec_arr p[P_COUNT];
+    struct scalars sc;
     const char *vals[P_COUNT];
     int lens[P_COUNT], k, rc = LCA_FAIL;
     int64_t expect[3];
     PGresult *res = NULL;
 
-    memset(p, 0, sizeof(p));
-    if (!build_params(p, s, b, old_pos, new_pos, hash, expect)) {
-        (void)lca_err_set(err, LCA_ERR_FATAL, "oom", "pgstore: out of memory");
-        goto out;
-    }
-    for (k = 0; k < P_COUNT; k++) {
-        vals[k] = (const char *)p[k].p;
-        lens[k] = (int)p[k].len;
-    }
-    if (query(s, "lca_append", NULL, P_COUNT, vals, lens, &res, err) != LCA_OK) {
+    if (build_params(p, &sc, s, b, old_pos, new_pos, hash, vals, lens, expect, err) != LCA_OK ||
+        query(s, "lca_append", NULL, P_COUNT, vals, lens, &res, err) != LCA_OK) {
         goto out;
     }
     if (PQntuples(res) != 1 || field_int8(res, 0, 0) != expect[0] ||
@@ -1244,7 +1144,7 @@ static int append(struct lca_pgstore *s, struct lca_pgbatch *b, int64_t old_pos,
 out:
     PQclear(res);
     for (k = 0; k < P_COUNT; k++) {
-        free(p[k].p);
+        lca_pgexec_arr_cleanup(&p[k]);
     }
     return rc;
 }
@@ -1253,18 +1153,16 @@ out:
 static int begin_batch(struct lca_pgstore *s, struct lca_pgbatch *b, int64_t *old_pos,
                        uint8_t hash[LCA_PGSTORE_HASH_LEN], struct lca_err *err)
 {
-    struct pgbuf ids = {0};
+    struct lca_pgexec_arr ids;
     PGresult *res[3] = {NULL, NULL, NULL};
     size_t i;
     int rc = LCA_FAIL;
 
-    arr_begin(&ids, OID_UUID);
+    lca_pgexec_arr_init(&ids, LCA_PGEXEC_OID_UUID);
     for (i = 0; i < b->ncmds; i++) {
-        arr_add(&ids, b->cmds[i].id, LCA_PGSTORE_UUID_LEN);
+        lca_pgexec_arr_add(&ids, b->cmds[i].id, LCA_PGSTORE_UUID_LEN);
     }
-    arr_finish(&ids);
-    if (ids.failed) {
-        (void)lca_err_set(err, LCA_ERR_FATAL, "oom", "pgstore: out of memory");
+    if (lca_pgexec_arr_finish(&ids, err) != LCA_OK) {
         goto out;
     }
     if (pipeline_begin(s, &ids, res, err) != LCA_OK ||
@@ -1278,7 +1176,7 @@ out:
     for (i = 0; i < 3; i++) {
         PQclear(res[i]);
     }
-    free(ids.p);
+    lca_pgexec_arr_cleanup(&ids);
     return rc;
 }
 
