@@ -41,6 +41,19 @@
 #define SIGNER_FETCH_MAX_BYTES "1048576"
 #define SIGNER_FETCH_MIN_BYTES "65536"
 
+/* The Kafka copy of the consumed offsets (secondary: the record is PostgreSQL's) is committed
+ * at most every KCOMMIT_EVERY_S seconds, not after each batch: one OffsetCommit per batch was
+ * a write to __consumer_offsets per batch for the broker. A new owner of a partition seeks to
+ * the offsets in PostgreSQL, so the lag changes nothing but the group's lag metrics. */
+#define KCOMMIT_MAX 64
+#define KCOMMIT_EVERY_S 1.0
+
+struct kcommit {
+    char topic[192];
+    int32_t partition;
+    int64_t offset;
+};
+
 struct token_slot {
     uint8_t hash[32];
     time_t fetched;
@@ -99,6 +112,9 @@ struct signer {
     uint64_t n_commands, n_dead, n_dups;
     struct token_slot tokens[TOKEN_CACHE];
     size_t n_tokens, next_token;
+    struct kcommit kpend[KCOMMIT_MAX]; /* offsets not yet committed to Kafka */
+    size_t n_kpend;
+    double last_kcommit; /* monotonic seconds */
 };
 
 /* ---- test crash points (DESIGN.md invariant 1 tests kill the signer at each) ---- */
@@ -859,12 +875,69 @@ static int decide_slot(struct signer *s, struct slot *sl, struct lca_err *err)
     return LCA_OK;
 }
 
-/* After the slot's commit and replies: bookkeeping, the Kafka offsets (secondary record),
- * then the messages are released. */
+static double mono_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Commits the pending offsets to Kafka (secondary record) if `force` or KCOMMIT_EVERY_S has
+ * passed since the last commit. */
+static void kcommit_flush(struct signer *s, int force)
+{
+    struct lca_ktp offs[KCOMMIT_MAX];
+    struct lca_err kerr;
+    size_t i;
+
+    if (s->n_kpend == 0 || (!force && mono_s() - s->last_kcommit < KCOMMIT_EVERY_S)) {
+        return;
+    }
+    for (i = 0; i < s->n_kpend; i++) {
+        offs[i].topic = s->kpend[i].topic;
+        offs[i].partition = s->kpend[i].partition;
+        offs[i].offset = s->kpend[i].offset;
+    }
+    lca_err_clear(&kerr);
+    if (lca_kconsumer_commit(s->cons, offs, s->n_kpend, &kerr) != LCA_OK) {
+        lca_log_err("kafka offset commit (secondary record) failed", &kerr);
+    }
+    s->n_kpend = 0;
+    s->last_kcommit = mono_s();
+}
+
+/* Adds a batch's next offsets to the pending ones (the highest per partition). */
+static void kcommit_add(struct signer *s, const struct lca_ktp *offs, size_t n)
+{
+    size_t i, j;
+
+    for (i = 0; i < n; i++) {
+        for (j = 0; j < s->n_kpend; j++) {
+            if (s->kpend[j].partition == offs[i].partition &&
+                strcmp(s->kpend[j].topic, offs[i].topic) == 0) {
+                break;
+            }
+        }
+        if (j == s->n_kpend) {
+            if (j == KCOMMIT_MAX || strlen(offs[i].topic) >= sizeof(s->kpend[j].topic)) {
+                continue; /* more partitions than slots: the secondary record skips them */
+            }
+            snprintf(s->kpend[j].topic, sizeof(s->kpend[j].topic), "%s", offs[i].topic);
+            s->kpend[j].partition = offs[i].partition;
+            s->kpend[j].offset = offs[i].offset;
+            s->n_kpend++;
+        } else if (offs[i].offset > s->kpend[j].offset) {
+            s->kpend[j].offset = offs[i].offset;
+        }
+    }
+}
+
+/* After the slot's commit and replies: bookkeeping, the Kafka offsets (secondary record,
+ * committed once a second), then the messages are released. */
 static void slot_done(struct signer *s, struct slot *sl)
 {
     struct lca_ktp offs[64];
-    struct lca_err kerr;
     size_t no;
 
     note_committed(s, sl->batch, sl->b.n);
@@ -875,10 +948,8 @@ static void slot_done(struct signer *s, struct slot *sl)
     s->n_commands += sl->b.n;
     s->n_dups += sl->job.n_dups;
     no = lca_kafka_next_offsets(sl->msgs, sl->n, offs, 64);
-    lca_err_clear(&kerr);
-    if (lca_kconsumer_commit(s->cons, offs, no, &kerr) != LCA_OK) {
-        lca_log_err("kafka offset commit (secondary record) failed", &kerr);
-    }
+    kcommit_add(s, offs, no);
+    kcommit_flush(s, 0);
     cmds_free(&sl->b);
     lca_kconsumer_release(sl->msgs, sl->n);
     sl->n = 0;
@@ -1012,6 +1083,7 @@ static int run_idle(struct signer *s, struct lca_err *err)
     if (drain(s, err) != LCA_OK) {
         return LCA_FAIL;
     }
+    kcommit_flush(s, 0);
     return lca_cpipe_unmarked(s->pipe) > 0 ? lca_cpipe_publish(s->pipe, err) : LCA_OK;
 }
 
@@ -1396,6 +1468,7 @@ int lca_signer_run(const struct lca_signer_opts *o, struct lca_err *err)
     if (run_idle(s, err) != LCA_OK || drain(s, err) != LCA_OK) {
         goto out;
     }
+    kcommit_flush(s, 1);
     lca_log(LCA_LOG_INFO, "signer draining on signal", "commands=%llu",
             (unsigned long long)s->n_commands);
     rc = LCA_OK;
