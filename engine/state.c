@@ -574,26 +574,25 @@ static int ev_issuer_updated(struct lca_state *st, int64_t pos, const struct lca
     return LCA_OK;
 }
 
-static int ev_cert_issued(struct lca_state *st, int64_t pos, const struct lca_val *p,
-                          struct lca_err *err)
+/* The fold of a CertificateIssued whose fields were read (from a tree or a flat view):
+ * serial, issuer (known to the state), not_after, kind "intermediate" or not. */
+static int cert_issued_apply(struct lca_state *st, int64_t pos, const uint8_t *serial,
+                             size_t serial_len, const struct lca_issuer *iss, int64_t not_after,
+                             int is_ca, struct lca_err *err)
 {
     struct lca_certrec rec;
     uint32_t *slot;
-    const char *kind = lca_val_map_get_str(p, "kind");
 
-    memset(&rec, 0, sizeof(rec));
-    if (lca_state_serial_parse(lca_val_map_get_str(p, "serial_number"), rec.serial,
-                               &rec.serial_len) != LCA_OK ||
-        issuer_by_id(st, lca_val_map_get_str(p, "issuer_id")) == NULL) {
-        return bad(err, "CertificateIssued payload");
-    }
     if (cert_grow(st, err) != LCA_OK) {
         return LCA_FAIL;
     }
-    copy_str(rec.issuer_id, sizeof(rec.issuer_id), lca_val_map_get_str(p, "issuer_id"));
-    rec.not_after = lca_val_map_get_int(p, "not_after", 0);
+    memset(&rec, 0, sizeof(rec));
+    memcpy(rec.serial, serial, serial_len);
+    rec.serial_len = serial_len;
+    copy_str(rec.issuer_id, sizeof(rec.issuer_id), iss->id);
+    rec.not_after = not_after;
     rec.position = pos;
-    rec.is_ca = kind != NULL && strcmp(kind, "intermediate") == 0;
+    rec.is_ca = is_ca;
     slot = cert_slot(st, rec.serial, rec.serial_len);
     if (*slot != 0) {
         return bad(err, "duplicate serial");
@@ -601,6 +600,23 @@ static int ev_cert_issued(struct lca_state *st, int64_t pos, const struct lca_va
     st->certs[st->n_certs] = rec;
     *slot = (uint32_t)++st->n_certs;
     return LCA_OK;
+}
+
+static int ev_cert_issued(struct lca_state *st, int64_t pos, const struct lca_val *p,
+                          struct lca_err *err)
+{
+    uint8_t serial[20];
+    size_t len = 0;
+    const struct lca_issuer *iss = issuer_by_id(st, lca_val_map_get_str(p, "issuer_id"));
+    const char *kind = lca_val_map_get_str(p, "kind");
+
+    if (lca_state_serial_parse(lca_val_map_get_str(p, "serial_number"), serial, &len) !=
+            LCA_OK ||
+        iss == NULL) {
+        return bad(err, "CertificateIssued payload");
+    }
+    return cert_issued_apply(st, pos, serial, len, iss, lca_val_map_get_int(p, "not_after", 0),
+                             kind != NULL && strcmp(kind, "intermediate") == 0, err);
 }
 
 /* Marks rec's CRL scope as holding a revocation no CRL lists yet (struct lca_crl_scope). */
@@ -619,23 +635,30 @@ static void scope_revoked(struct lca_state *st, const struct lca_certrec *rec)
     }
 }
 
+/* The fold of a CertificateRevoked of a known certificate. */
+static void cert_revoked_apply(struct lca_state *st, struct lca_certrec *rec, int64_t revoked_at,
+                               int64_t reason)
+{
+    rec->revoked_at = revoked_at;
+    rec->reason = (int)reason;
+    rec->revoke_seq = ++st->revocations;
+    scope_revoked(st, rec);
+}
+
 static int ev_cert_revoked(struct lca_state *st, int64_t pos, const struct lca_val *p,
                            struct lca_err *err)
 {
     uint8_t serial[20];
     size_t len = 0;
-    struct lca_certrec *rec;
+    const struct lca_certrec *rec;
 
     (void)pos;
     if (lca_state_serial_parse(lca_val_map_get_str(p, "serial_number"), serial, &len) != LCA_OK ||
-        lca_state_cert(st, serial, len) == NULL) {
+        (rec = lca_state_cert(st, serial, len)) == NULL) {
         return bad(err, "CertificateRevoked for an unknown serial");
     }
-    rec = (struct lca_certrec *)lca_state_cert(st, serial, len);
-    rec->revoked_at = lca_val_map_get_int(p, "revoked_at", 0);
-    rec->reason = (int)lca_val_map_get_int(p, "reason", 0);
-    rec->revoke_seq = ++st->revocations;
-    scope_revoked(st, rec);
+    cert_revoked_apply(st, (struct lca_certrec *)rec, lca_val_map_get_int(p, "revoked_at", 0),
+                       lca_val_map_get_int(p, "reason", 0));
     return LCA_OK;
 }
 
@@ -959,6 +982,127 @@ int lca_state_evolve(struct lca_state *st, int64_t position, const struct lca_ev
         st->ca_version++;
     }
     return LCA_OK;
+}
+
+/* ---- the flat fold (state.h): what the handlers above read, from a flat view ---- */
+
+/* The field `key` of a flat payload, or NULL (keys are distinct: lca_codec_decode_flat). */
+static const struct lca_codec_item *flat_get(const struct lca_event_flat *ev, const char *key)
+{
+    size_t i, n = strlen(key);
+
+    for (i = 0; i < ev->n; i++) {
+        if (ev->payload[i].klen == n && memcmp(ev->payload[i].key, key, n) == 0) {
+            return &ev->payload[i];
+        }
+    }
+    return NULL;
+}
+
+/* lca_val_map_get_str(key) copied into buf (cap bytes): 1 with buf set (or "" with *absent
+ * = 1 when the field is missing or no str, as get_str's NULL), 0 when the str does not fit
+ * or holds a NUL (the tree path then decides). */
+static int flat_str(const struct lca_event_flat *ev, const char *key, char *buf, size_t cap,
+                    int *absent)
+{
+    const struct lca_codec_item *it = flat_get(ev, key);
+
+    buf[0] = '\0';
+    *absent = it == NULL || it->kind != LCA_VAL_STR;
+    if (*absent) {
+        return 1;
+    }
+    if (it->n >= cap || memchr(it->p, '\0', it->n) != NULL) {
+        return 0;
+    }
+    memcpy(buf, it->p, it->n);
+    buf[it->n] = '\0';
+    return 1;
+}
+
+/* lca_val_map_get_int(key, 0): 1 with *v set; 0 for a str (get_int would parse it). */
+static int flat_int(const struct lca_event_flat *ev, const char *key, int64_t *v)
+{
+    const struct lca_codec_item *it = flat_get(ev, key);
+
+    *v = it != NULL && it->kind == LCA_VAL_INT ? it->i : 0;
+    return it == NULL || it->kind != LCA_VAL_STR;
+}
+
+/* ev_cert_issued from a flat view: 1 applied (rc set), 0 not handled. */
+static int flat_cert_issued(struct lca_state *st, int64_t pos, const struct lca_event_flat *ev,
+                            int *rc, struct lca_err *err)
+{
+    char sn[64], iid[LCA_ID_LEN + 1], kind[16];
+    int no_sn, no_iid, no_kind;
+    uint8_t serial[20];
+    size_t len = 0;
+    int64_t not_after;
+    const struct lca_issuer *iss = NULL;
+
+    if (!flat_str(ev, "serial_number", sn, sizeof(sn), &no_sn) || no_sn ||
+        !flat_str(ev, "issuer_id", iid, sizeof(iid), &no_iid) || no_iid ||
+        !flat_str(ev, "kind", kind, sizeof(kind), &no_kind) ||
+        !flat_int(ev, "not_after", &not_after) ||
+        lca_state_serial_parse(sn, serial, &len) != LCA_OK ||
+        (iss = issuer_by_id(st, iid)) == NULL) {
+        return 0;
+    }
+    if (st->cap_index != 0 && *cert_slot(st, serial, len) != 0) {
+        return 0; /* a duplicate: the tree path names it */
+    }
+    *rc = cert_issued_apply(st, pos, serial, len, iss, not_after,
+                            strcmp(kind, "intermediate") == 0, err); /* "" when absent */
+    return 1;
+}
+
+/* ev_cert_revoked from a flat view: 1 applied, 0 not handled. */
+static int flat_cert_revoked(struct lca_state *st, const struct lca_event_flat *ev)
+{
+    char sn[64];
+    int no_sn;
+    uint8_t serial[20];
+    size_t len = 0;
+    int64_t at, reason;
+    const struct lca_certrec *rec;
+
+    if (!flat_str(ev, "serial_number", sn, sizeof(sn), &no_sn) || no_sn ||
+        !flat_int(ev, "revoked_at", &at) || !flat_int(ev, "reason", &reason) ||
+        lca_state_serial_parse(sn, serial, &len) != LCA_OK ||
+        (rec = lca_state_cert(st, serial, len)) == NULL) {
+        return 0;
+    }
+    cert_revoked_apply(st, (struct lca_certrec *)rec, at, reason);
+    return 1;
+}
+
+int lca_state_evolve_flat(struct lca_state *st, int64_t position,
+                          const struct lca_event_flat *ev, int *applied, struct lca_err *err)
+{
+    int rc = LCA_OK;
+
+    *applied = 0;
+    if (position != 0 && position <= st->position) {
+        return LCA_OK; /* lca_state_evolve names it */
+    }
+    if (ev->type == LCA_EVT_CERT_ISSUED) {
+        *applied = flat_cert_issued(st, position, ev, &rc, err);
+    } else if (ev->type == LCA_EVT_CERT_REVOKED) {
+        *applied = flat_cert_revoked(st, ev);
+    }
+    if (*applied && rc == LCA_OK && position != 0) {
+        st->position = position; /* neither type is in the "ca" stream (ca_version) */
+    }
+    return rc;
+}
+
+void lca_state_reserve(struct lca_state *st, size_t certs)
+{
+    struct lca_err err;
+
+    if (certs > st->cap_index / 2 && certs < UINT32_MAX / 4) {
+        (void)cert_reindex(st, certs, &err); /* a hint: failing leaves the index as it was */
+    }
 }
 
 void lca_state_advance(struct lca_state *st, int64_t position)

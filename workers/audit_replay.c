@@ -95,25 +95,53 @@ static int fold_one(struct replayer *r, int64_t pos, int64_t time_us, const stru
     return LCA_OK;
 }
 
+/* Folds one stored payload: certificates and revocations (all but a handful of the events)
+ * read flat, without a value tree (lca_event_decode_flat, lca_state_evolve_flat: a tree per
+ * event was half the replay, most of it malloc and free); anything else, or anything the
+ * flat path does not take, decoded and folded as a tree, which also gives the verdict on a
+ * malformed one. Fold thread. */
+static int fold_payload(struct replayer *r, int64_t pos, int64_t time_us, const uint8_t *p,
+                        size_t n, struct lca_err *err)
+{
+    struct lca_event_flat flat;
+    struct lca_event *ev = NULL;
+    int applied = 0, rc;
+
+    if (lca_event_decode_flat(p, n, &flat)) {
+        if (lca_state_evolve_flat(r->st, pos, &flat, &applied, err) != LCA_OK) {
+            err->cls = LCA_ERR_FATAL;
+            return LCA_FAIL;
+        }
+        if (applied) {
+            r->last_time_us = time_us;
+            return LCA_OK;
+        }
+    }
+    if (lca_event_decode(p, n, &ev, err) != LCA_OK) {
+        err->cls = LCA_ERR_FATAL;
+        return LCA_FAIL;
+    }
+    rc = fold_one(r, pos, time_us, ev, err);
+    lca_event_free(ev);
+    return rc;
+}
+
 /*
- * The replay runs as two stages on two threads: the reader (the COPY callback) and the fold
- * thread, which applies the events in order (lca_state_evolve). Decoding, which is pure and
- * about half the replay's time, is shared: the reader decodes every other batch itself and
- * copies the raw payloads of the others, which the fold thread decodes before folding them.
- * Events are freed by the thread that decoded them (a decoded batch goes back to the reader):
- * freeing them on the other thread made glibc's arenas contend (34,000 futex calls for 300,000
- * events). Only the fold thread touches the state until it is joined.
+ * The replay runs as two stages on two threads: the reader (the COPY callback), which copies
+ * each row's payload into a batch, and the fold thread, which decodes and applies the events
+ * in order. Batches are recycled (the fold thread hands a folded batch back, the reader fills
+ * it again), so the pipeline allocates nothing per event. Only the fold thread touches the
+ * state until it is joined.
  */
-#define BATCH 256
+#define BATCH 512
 #define BATCHES 8 /* batches in flight */
 
 struct batch {
-    struct lca_event *ev[BATCH];
     int64_t pos[BATCH], time_us[BATCH];
+    size_t off[BATCH], len[BATCH];
     size_t n;
-    int raw; /* 1: payloads copied into buf, decoded by the fold thread */
-    uint8_t *buf;
-    size_t off[BATCH], len[BATCH], buf_len, buf_cap;
+    uint8_t *buf; /* the payloads */
+    size_t buf_len, buf_cap;
     struct batch *spent_next;
 };
 
@@ -123,16 +151,15 @@ struct pipe {
     pthread_cond_t has_batch, has_room;
     struct batch *q[BATCHES];
     size_t head, n;
-    struct batch *spent; /* folded batches (linked by spent_next), for the reader to free */
+    struct batch *spent; /* folded batches (linked by spent_next), for the reader to refill */
     int done;            /* the reader has no more batches */
     _Atomic int failed;  /* the fold failed: err holds why */
     struct lca_err err;
     struct batch *cur; /* the reader's batch being filled */
-    uint64_t batches;  /* batches started (odd ones go raw) */
 };
 
-/* Copies a payload into the raw batch b. */
-static int raw_add(struct batch *b, const uint8_t *p, size_t n)
+/* Copies a payload into batch b. */
+static int batch_add(struct batch *b, const uint8_t *p, size_t n)
 {
     if (b->buf_len + n > b->buf_cap) {
         size_t cap = (b->buf_len + n) * 2 + 4096;
@@ -152,12 +179,7 @@ static int raw_add(struct batch *b, const uint8_t *p, size_t n)
 
 static void batch_free(struct batch *b)
 {
-    size_t i;
-
     if (b != NULL) {
-        for (i = 0; i < b->n; i++) {
-            lca_event_free(b->ev[i]);
-        }
         free(b->buf);
         free(b);
     }
@@ -181,28 +203,19 @@ static void *fold_thread(void *arg)
         b = p->q[p->head];
         p->head = (p->head + 1) % BATCHES;
         p->n--;
-        pthread_cond_signal(&p->has_room);
         pthread_mutex_unlock(&p->mu);
         for (i = 0; i < b->n && !atomic_load(&p->failed); i++) {
-            if (b->raw &&
-                lca_event_decode(b->buf + b->off[i], b->len[i], &b->ev[i], &p->err) != LCA_OK) {
-                p->err.cls = LCA_ERR_FATAL;
-                atomic_store(&p->failed, 1);
-            } else if (fold_one(p->r, b->pos[i], b->time_us[i], b->ev[i], &p->err) != LCA_OK) {
+            if (fold_payload(p->r, b->pos[i], b->time_us[i], b->buf + b->off[i], b->len[i],
+                             &p->err) != LCA_OK) {
                 atomic_store(&p->failed, 1);
             }
-            if (b->raw) {
-                lca_event_free(b->ev[i]);
-                b->ev[i] = NULL;
-            }
         }
-        if (b->raw) {
-            batch_free(b);
-            continue;
-        }
+        b->n = 0;
+        b->buf_len = 0;
         pthread_mutex_lock(&p->mu);
         b->spent_next = p->spent;
         p->spent = b;
+        pthread_cond_signal(&p->has_room);
         pthread_mutex_unlock(&p->mu);
     }
 }
@@ -216,12 +229,9 @@ static void spent_free(struct batch *b)
     }
 }
 
-/* Hands the reader's batch to the fold thread (waits while BATCHES are in flight) and frees
- * the batches it has folded. */
+/* Hands the reader's batch to the fold thread (waits while BATCHES are in flight). */
 static void pipe_push(struct pipe *p)
 {
-    struct batch *spent;
-
     pthread_mutex_lock(&p->mu);
     while (p->n == BATCHES) {
         pthread_cond_wait(&p->has_room, &p->mu);
@@ -229,11 +239,22 @@ static void pipe_push(struct pipe *p)
     p->q[(p->head + p->n) % BATCHES] = p->cur;
     p->n++;
     p->cur = NULL;
-    spent = p->spent;
-    p->spent = NULL;
     pthread_cond_signal(&p->has_batch);
     pthread_mutex_unlock(&p->mu);
-    spent_free(spent);
+}
+
+/* The reader's next batch: a folded one again, or a new one. */
+static struct batch *pipe_take(struct pipe *p)
+{
+    struct batch *b;
+
+    pthread_mutex_lock(&p->mu);
+    b = p->spent;
+    if (b != NULL) {
+        p->spent = b->spent_next;
+    }
+    pthread_mutex_unlock(&p->mu);
+    return b != NULL ? b : calloc(1, sizeof(*b));
 }
 
 static int replay_one(void *ctx, const struct lca_pgevent *pe, struct lca_err *err)
@@ -244,20 +265,12 @@ static int replay_one(void *ctx, const struct lca_pgevent *pe, struct lca_err *e
     if (atomic_load(&p->failed)) {
         return lca_err_set(err, LCA_ERR_FATAL, "bad_log", "replay: the fold stopped");
     }
-    if (p->cur == NULL) {
-        if ((p->cur = calloc(1, sizeof(*p->cur))) == NULL) {
-            return lca_err_set(err, LCA_ERR_FATAL, "oom", "replay: out of memory");
-        }
-        p->cur->raw = (int)(p->batches++ & 1);
+    if (p->cur == NULL && (p->cur = pipe_take(p)) == NULL) {
+        return lca_err_set(err, LCA_ERR_FATAL, "oom", "replay: out of memory");
     }
     b = p->cur;
-    if (b->raw) {
-        if (raw_add(b, pe->payload, pe->payload_len) != LCA_OK) {
-            return lca_err_set(err, LCA_ERR_FATAL, "oom", "replay: out of memory");
-        }
-    } else if (lca_event_decode(pe->payload, pe->payload_len, &b->ev[b->n], err) != LCA_OK) {
-        err->cls = LCA_ERR_FATAL;
-        return LCA_FAIL;
+    if (batch_add(b, pe->payload, pe->payload_len) != LCA_OK) {
+        return lca_err_set(err, LCA_ERR_FATAL, "oom", "replay: out of memory");
     }
     b->pos[b->n] = pe->position;
     b->time_us[b->n++] = pe->recorded_at_us;
@@ -282,6 +295,7 @@ static int read_fold(struct lca_pgstore *store, int64_t pos, struct replayer *r,
     pthread_mutex_init(&p.mu, NULL);
     pthread_cond_init(&p.has_batch, NULL);
     pthread_cond_init(&p.has_room, NULL);
+    lca_state_reserve(r->st, (size_t)pos); /* at most one certificate per event */
     if (pthread_create(&t, NULL, fold_thread, &p) != 0) {
         rc = lca_err_set(err, LCA_ERR_FATAL, "thread", "replay: cannot start the fold");
         goto out;
