@@ -149,44 +149,40 @@ void lca_state_cert_foreach(const struct lca_state *st,
 
 /* ---- serials ---- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
+/* Hex digit values plus one (0: not a digit), ':' and '-' marked 17 (skipped): a table
+ * instead of three ranges, as the replay parses a serial per event. */
+static const unsigned char hex_tab[256] = {
+    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,
+    ['7'] = 8,  ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14,
+    ['e'] = 15, ['f'] = 16, ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15,
+    ['F'] = 16, [':'] = 17, ['-'] = 17,
+};
 
 int lca_state_serial_parse(const char *s, uint8_t out[20], size_t *len)
 {
     uint8_t buf[20];
     size_t n = 0;
-    int hi = -1, v;
+    int hi = -1;
+    unsigned v;
 
     if (s == NULL) {
         return LCA_FAIL;
     }
     for (; *s != '\0'; s++) {
-        if (*s == ':' || *s == '-') {
+        if ((v = hex_tab[(unsigned char)*s]) == 17) {
             continue;
         }
-        if ((v = hexval(*s)) < 0) {
+        if (v == 0) {
             return LCA_FAIL;
         }
         if (hi < 0) {
-            hi = v;
+            hi = (int)v - 1;
             continue;
         }
         if (n == sizeof(buf)) {
             return LCA_FAIL;
         }
-        buf[n++] = (uint8_t)(hi << 4 | v);
+        buf[n++] = (uint8_t)(hi << 4 | (int)(v - 1));
         hi = -1;
     }
     if (hi >= 0 || n == 0) {

@@ -517,17 +517,20 @@ static int write_issuer(const char *dir, const struct lca_state *st, const struc
 /* -- certificate lists, sorted by serial -- */
 
 /* A record and its sort key: the serial's length without leading zero octets, then the
- * serial, zero-padded, so one memcmp orders by (length, bytes) as numbers; ties (one serial
- * under two issuers) keep the state's order. */
+ * serial, zero-padded (21 bytes), held big-endian in three integers (a: bytes 0-7, b: 8-15,
+ * c: 16-20 in its top 40 bits), so comparing (a, b, c) orders by (length, bytes) as numbers;
+ * ties (one serial under two issuers) keep the state's order, which is the order of the
+ * records in the state's one array (lca_state_cert_foreach), so their addresses break them.
+ * Integers instead of a 21-byte memcmp, and 32 bytes an element (glibc's qsort sorts larger
+ * ones through pointers): the sort was a quarter of the replay. */
 struct rec_key {
-    uint8_t k[21];
-    size_t idx;
+    uint64_t a, b, c;
     const struct lca_certrec *rec;
 };
 
 struct rec_list {
     struct rec_key *v;
-    size_t n, cap, seen;
+    size_t n, cap;
     int64_t at;  /* replay time */
     int revoked; /* 1: revoked ones; 0: valid ones */
     int oom;
@@ -538,10 +541,10 @@ static int rec_pick(const struct lca_certrec *rec, void *ctx)
     struct rec_list *l = ctx;
     int take = l->revoked ? rec->revoked_at != 0 : rec->revoked_at == 0 && rec->not_after > l->at;
     struct rec_key *e;
-    size_t n = rec->serial_len;
+    size_t n = rec->serial_len, i;
     const uint8_t *p = lca_audit_log_strip0(rec->serial, &n);
+    uint8_t k[24];
 
-    l->seen++;
     if (!take) {
         return 0;
     }
@@ -556,21 +559,78 @@ static int rec_pick(const struct lca_certrec *rec, void *ctx)
         l->cap = cap;
     }
     e = &l->v[l->n++];
-    memset(e->k, 0, sizeof(e->k));
+    memset(k, 0, sizeof(k));
     n = n > 20 ? 20 : n;
-    e->k[0] = (uint8_t)n;
-    memcpy(e->k + 1, p, n);
-    e->idx = l->seen;
+    k[0] = (uint8_t)n;
+    memcpy(k + 1, p, n);
+    e->a = e->b = e->c = 0;
+    for (i = 0; i < 8; i++) {
+        e->a = e->a << 8 | k[i];
+        e->b = e->b << 8 | k[8 + i];
+        e->c = e->c << 8 | k[16 + i];
+    }
     e->rec = rec;
     return 0;
 }
 
-static int rec_cmp(const void *a, const void *b)
+static int rec_cmp(const void *x, const void *y)
 {
-    const struct rec_key *x = a, *y = b;
-    int c = memcmp(x->k, y->k, sizeof(x->k));
+    const struct rec_key *p = x, *q = y;
 
-    return c != 0 ? c : x->idx < y->idx ? -1 : x->idx > y->idx;
+    if (p->a != q->a) {
+        return p->a < q->a ? -1 : 1;
+    }
+    if (p->b != q->b) {
+        return p->b < q->b ? -1 : 1;
+    }
+    if (p->c != q->c) {
+        return p->c < q->c ? -1 : 1;
+    }
+    return p->rec < q->rec ? -1 : p->rec > q->rec;
+}
+
+/* 1 when key x sorts before key y. */
+static int rec_before(const struct rec_key *x, const struct rec_key *y)
+{
+    return rec_cmp(x, y) < 0;
+}
+
+struct sort_half {
+    struct rec_key *v;
+    size_t n;
+};
+
+static void *sort_thread(void *arg)
+{
+    struct sort_half *h = arg;
+
+    qsort(h->v, h->n, sizeof(*h->v), rec_cmp);
+    return NULL;
+}
+
+/* Sorts the two halves of l->v, the second on another thread when the list is long (the fold
+ * thread is done by now; two cores sort twice as fast); *mid is where the second begins. The
+ * writer merges them. */
+static void rec_sort(struct rec_list *l, size_t *mid)
+{
+    struct sort_half h;
+    pthread_t t;
+
+    *mid = l->n;
+    if (l->n < 65536) {
+        qsort(l->v, l->n, sizeof(*l->v), rec_cmp);
+        return;
+    }
+    *mid = l->n / 2;
+    h.v = l->v + *mid;
+    h.n = l->n - *mid;
+    if (pthread_create(&t, NULL, sort_thread, &h) != 0) {
+        qsort(l->v, l->n, sizeof(*l->v), rec_cmp);
+        *mid = l->n;
+        return;
+    }
+    qsort(l->v, *mid, sizeof(*l->v), rec_cmp);
+    pthread_join(t, NULL);
 }
 
 /* Appends the decimal of v (as %lld) at p; returns its length. */
@@ -641,7 +701,7 @@ static int write_recs(const char *dir, const struct lca_state *st, int revoked, 
     struct rec_list l;
     char path[4096], line[512];
     FILE *f;
-    size_t i, n;
+    size_t i, j, n, mid = 0;
     int ok;
 
     memset(&l, 0, sizeof(l));
@@ -652,9 +712,7 @@ static int write_recs(const char *dir, const struct lca_state *st, int revoked, 
         free(l.v);
         return lca_err_set(err, LCA_ERR_FATAL, "oom", "replay: out of memory");
     }
-    if (l.n > 0) {
-        qsort(l.v, l.n, sizeof(*l.v), rec_cmp);
-    }
+    rec_sort(&l, &mid);
     snprintf(path, sizeof(path), "%s/%s", dir, revoked ? "revoked.json" : "certificates.json");
     if ((f = fopen(path, "wb")) == NULL) {
         free(l.v);
@@ -663,8 +721,10 @@ static int write_recs(const char *dir, const struct lca_state *st, int revoked, 
     }
     setvbuf(f, NULL, _IOFBF, 1 << 20);
     ok = fputc('[', f) != EOF;
-    for (i = 0; ok && i < l.n; i++) {
-        n = rec_json(line, l.v[i].rec, revoked, i == 0);
+    for (i = 0, j = mid; ok && (i < mid || j < l.n);) { /* merge the sorted halves */
+        const struct rec_key *k =
+            j == l.n || (i < mid && rec_before(&l.v[i], &l.v[j])) ? &l.v[i++] : &l.v[j++];
+        n = rec_json(line, k->rec, revoked, i + j == mid + 1);
         ok = fwrite(line, 1, n, f) == n;
     }
     ok = ok && fputs("]\n", f) != EOF;
