@@ -618,7 +618,9 @@ static void rec_sort(struct rec_list *l, size_t *mid)
 
     *mid = l->n;
     if (l->n < 65536) {
-        qsort(l->v, l->n, sizeof(*l->v), rec_cmp);
+        if (l->n > 0) { /* l->v is NULL for an empty list */
+            qsort(l->v, l->n, sizeof(*l->v), rec_cmp);
+        }
         return;
     }
     *mid = l->n / 2;
