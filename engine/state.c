@@ -44,8 +44,9 @@ struct lca_state {
     char (*gen_keys)[65]; /* key ids of intermediate.generate, in log order */
     size_t n_gen, cap_gen;
     uint64_t revocations; /* CertificateRevoked events folded */
-    uint32_t *cert_index; /* record number + 1; 0 = empty slot */
-    size_t cap_index;     /* a power of two, or 0 */
+    uint32_t *cert_index; /* 0 = empty slot, else (tag << index_bits) | (record number + 1) */
+    size_t cap_index;     /* a power of two (2^index_bits), or 0 */
+    unsigned index_bits;
 };
 
 /* ---- certificate table ---- */
@@ -61,30 +62,63 @@ static uint64_t serial_hash(const uint8_t *s, size_t n)
     return h;
 }
 
-/* The index slot of serial s: the one holding it, or the empty one where it would go. */
-static uint32_t *cert_slot(const struct lca_state *st, const uint8_t *s, size_t n)
+/*
+ * An index entry holds the record number + 1 in its low index_bits bits (it is below
+ * cap_index: the index is at most half full) and, in the bits above, a tag of the serial's
+ * hash (bits the slot number does not use): a probe compares tags before it reads a record,
+ * whose array is too large for the caches (one miss per probe, a tenth of the replay).
+ * Tags take no memory of their own; at 2^32 slots they have no bits left and every
+ * probe reads its record, as before.
+ */
+static uint32_t cert_tag(const struct lca_state *st, uint64_t h)
 {
-    size_t mask = st->cap_index - 1, i = (size_t)serial_hash(s, n) & mask;
-    const struct lca_certrec *r;
+    return st->index_bits >= 32 ? 0 : (uint32_t)(h >> 32) >> st->index_bits;
+}
 
-    while (st->cert_index[i] != 0) {
-        r = &st->certs[st->cert_index[i] - 1];
-        if (r->serial_len == n && memcmp(r->serial, s, n) == 0) {
-            break;
+static size_t entry_rec(const struct lca_state *st, uint32_t e)
+{
+    return (size_t)(e & (uint32_t)(st->cap_index - 1)) - 1;
+}
+
+/* The index slot of serial s: the one holding it, or the empty one where it would go; *tag
+ * is the tag an entry for s carries. */
+static uint32_t *cert_slot(const struct lca_state *st, const uint8_t *s, size_t n,
+                           uint32_t *tag)
+{
+    uint64_t h = serial_hash(s, n);
+    size_t mask = st->cap_index - 1, i = (size_t)h & mask;
+    const struct lca_certrec *r;
+    uint32_t e;
+
+    *tag = cert_tag(st, h);
+    while ((e = st->cert_index[i]) != 0) {
+        if (st->index_bits >= 32 || e >> st->index_bits == *tag) {
+            r = &st->certs[entry_rec(st, e)];
+            if (r->serial_len == n && memcmp(r->serial, s, n) == 0) {
+                break;
+            }
         }
         i = (i + 1) & mask;
     }
     return &st->cert_index[i];
 }
 
+/* The entry for record number k (0-based) with tag `tag`. */
+static uint32_t cert_entry(const struct lca_state *st, size_t k, uint32_t tag)
+{
+    return (st->index_bits >= 32 ? 0 : tag << st->index_bits) | (uint32_t)(k + 1);
+}
+
 /* Rebuilds the index for records 0..n_certs with room for `want` certificates. */
 static int cert_reindex(struct lca_state *st, size_t want, struct lca_err *err)
 {
     size_t ncap = 1024, i;
-    uint32_t *idx;
+    unsigned bits = 10;
+    uint32_t *idx, tag;
 
     while (ncap / 2 < want) {
         ncap *= 2;
+        bits++;
     }
     if (want > UINT32_MAX - 1 || (idx = calloc(ncap, sizeof(*idx))) == NULL) {
         return lca_err_set(err, LCA_ERR_FATAL, "oom", "out of memory growing cert table");
@@ -92,8 +126,10 @@ static int cert_reindex(struct lca_state *st, size_t want, struct lca_err *err)
     free(st->cert_index);
     st->cert_index = idx;
     st->cap_index = ncap;
+    st->index_bits = bits;
     for (i = 0; i < st->n_certs; i++) {
-        *cert_slot(st, st->certs[i].serial, st->certs[i].serial_len) = (uint32_t)(i + 1);
+        uint32_t *slot = cert_slot(st, st->certs[i].serial, st->certs[i].serial_len, &tag);
+        *slot = cert_entry(st, i, tag);
     }
     return LCA_OK;
 }
@@ -121,13 +157,13 @@ static int cert_grow(struct lca_state *st, struct lca_err *err)
 const struct lca_certrec *lca_state_cert(const struct lca_state *st, const uint8_t *serial,
                                          size_t len)
 {
-    uint32_t *slot;
+    uint32_t *slot, tag;
 
     if (st->cap_index == 0 || len == 0 || len > 20) {
         return NULL;
     }
-    slot = cert_slot(st, serial, len);
-    return *slot != 0 ? &st->certs[*slot - 1] : NULL;
+    slot = cert_slot(st, serial, len, &tag);
+    return *slot != 0 ? &st->certs[entry_rec(st, *slot)] : NULL;
 }
 
 size_t lca_state_cert_count(const struct lca_state *st)
@@ -577,7 +613,7 @@ static int cert_issued_apply(struct lca_state *st, int64_t pos, const uint8_t *s
                              int is_ca, struct lca_err *err)
 {
     struct lca_certrec rec;
-    uint32_t *slot;
+    uint32_t *slot, tag;
 
     if (cert_grow(st, err) != LCA_OK) {
         return LCA_FAIL;
@@ -589,12 +625,12 @@ static int cert_issued_apply(struct lca_state *st, int64_t pos, const uint8_t *s
     rec.not_after = not_after;
     rec.position = pos;
     rec.is_ca = is_ca;
-    slot = cert_slot(st, rec.serial, rec.serial_len);
+    slot = cert_slot(st, rec.serial, rec.serial_len, &tag);
     if (*slot != 0) {
         return bad(err, "duplicate serial");
     }
     st->certs[st->n_certs] = rec;
-    *slot = (uint32_t)++st->n_certs;
+    *slot = cert_entry(st, st->n_certs++, tag);
     return LCA_OK;
 }
 
@@ -1044,7 +1080,7 @@ static int flat_cert_issued(struct lca_state *st, int64_t pos, const struct lca_
         (iss = issuer_by_id(st, iid)) == NULL) {
         return 0;
     }
-    if (st->cap_index != 0 && *cert_slot(st, serial, len) != 0) {
+    if (lca_state_cert(st, serial, len) != NULL) {
         return 0; /* a duplicate: the tree path names it */
     }
     *rc = cert_issued_apply(st, pos, serial, len, iss, not_after,
