@@ -293,7 +293,8 @@ static void flat_scalar(const uint8_t *p, struct lca_codec_item *it)
     } else if (w == 8) { /* int8..64: sign-extend from w bytes */
         it->i = (int64_t)u;
     } else {
-        it->i = (int64_t)(u ^ (UINT64_C(1) << (8 * w - 1))) - (int64_t)(UINT64_C(1) << (8 * w - 1));
+        uint64_t sign = UINT64_C(1) << (8 * w - 1);
+        it->i = (int64_t)(u ^ sign) - (int64_t)sign; /* 8..32 bits: fits either way */
     }
 }
 
