@@ -89,6 +89,6 @@ struct lca_codec_item {
  * without saying which: the caller then decodes with lca_codec_decode, which gives the
  * verdict. lim NULL means lca_codec_default_limits. Allocates nothing; thread-safe. */
 int lca_codec_decode_flat(const uint8_t *buf, size_t len, const struct lca_limits *lim,
-                          struct lca_codec_item *items, size_t max, size_t *n_out);
+                          struct lca_codec_item *items, size_t max, size_t *n_out) LCA_MUST_USE;
 
 #endif

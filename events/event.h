@@ -63,6 +63,6 @@ struct lca_event_flat {
  * scalars (codec.h, the flat view); the payload as lca_event_decode would give it, field for
  * field. 0 for anything else, valid or not: the caller then uses lca_event_decode. *out
  * borrows buf. Thread-safe. */
-int lca_event_decode_flat(const uint8_t *buf, size_t len, struct lca_event_flat *out);
+int lca_event_decode_flat(const uint8_t *buf, size_t len, struct lca_event_flat *out) LCA_MUST_USE;
 
 #endif
