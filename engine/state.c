@@ -44,8 +44,9 @@ struct lca_state {
     char (*gen_keys)[65]; /* key ids of intermediate.generate, in log order */
     size_t n_gen, cap_gen;
     uint64_t revocations; /* CertificateRevoked events folded */
-    uint32_t *cert_index; /* record number + 1; 0 = empty slot */
-    size_t cap_index;     /* a power of two, or 0 */
+    uint32_t *cert_index; /* 0 = empty slot, else (tag << index_bits) | (record number + 1) */
+    size_t cap_index;     /* a power of two (2^index_bits), or 0 */
+    unsigned index_bits;
 };
 
 /* ---- certificate table ---- */
@@ -61,30 +62,63 @@ static uint64_t serial_hash(const uint8_t *s, size_t n)
     return h;
 }
 
-/* The index slot of serial s: the one holding it, or the empty one where it would go. */
-static uint32_t *cert_slot(const struct lca_state *st, const uint8_t *s, size_t n)
+/*
+ * An index entry holds the record number + 1 in its low index_bits bits (it is below
+ * cap_index: the index is at most half full) and, in the bits above, a tag of the serial's
+ * hash (bits the slot number does not use): a probe compares tags before it reads a record,
+ * whose array is too large for the caches (one miss per probe, a tenth of the replay).
+ * Tags take no memory of their own; at 2^32 slots they have no bits left and every
+ * probe reads its record, as before.
+ */
+static uint32_t cert_tag(const struct lca_state *st, uint64_t h)
 {
-    size_t mask = st->cap_index - 1, i = (size_t)serial_hash(s, n) & mask;
-    const struct lca_certrec *r;
+    return st->index_bits >= 32 ? 0 : (uint32_t)(h >> 32) >> st->index_bits;
+}
 
-    while (st->cert_index[i] != 0) {
-        r = &st->certs[st->cert_index[i] - 1];
-        if (r->serial_len == n && memcmp(r->serial, s, n) == 0) {
-            break;
+static size_t entry_rec(const struct lca_state *st, uint32_t e)
+{
+    return (size_t)(e & (uint32_t)(st->cap_index - 1)) - 1;
+}
+
+/* The index slot of serial s: the one holding it, or the empty one where it would go; *tag
+ * is the tag an entry for s carries. */
+static uint32_t *cert_slot(const struct lca_state *st, const uint8_t *s, size_t n,
+                           uint32_t *tag)
+{
+    uint64_t h = serial_hash(s, n);
+    size_t mask = st->cap_index - 1, i = (size_t)h & mask;
+    const struct lca_certrec *r;
+    uint32_t e;
+
+    *tag = cert_tag(st, h);
+    while ((e = st->cert_index[i]) != 0) {
+        if (st->index_bits >= 32 || e >> st->index_bits == *tag) {
+            r = &st->certs[entry_rec(st, e)];
+            if (r->serial_len == n && memcmp(r->serial, s, n) == 0) {
+                break;
+            }
         }
         i = (i + 1) & mask;
     }
     return &st->cert_index[i];
 }
 
+/* The entry for record number k (0-based) with tag `tag`. */
+static uint32_t cert_entry(const struct lca_state *st, size_t k, uint32_t tag)
+{
+    return (st->index_bits >= 32 ? 0 : tag << st->index_bits) | (uint32_t)(k + 1);
+}
+
 /* Rebuilds the index for records 0..n_certs with room for `want` certificates. */
 static int cert_reindex(struct lca_state *st, size_t want, struct lca_err *err)
 {
     size_t ncap = 1024, i;
-    uint32_t *idx;
+    unsigned bits = 10;
+    uint32_t *idx, tag;
 
     while (ncap / 2 < want) {
         ncap *= 2;
+        bits++;
     }
     if (want > UINT32_MAX - 1 || (idx = calloc(ncap, sizeof(*idx))) == NULL) {
         return lca_err_set(err, LCA_ERR_FATAL, "oom", "out of memory growing cert table");
@@ -92,8 +126,10 @@ static int cert_reindex(struct lca_state *st, size_t want, struct lca_err *err)
     free(st->cert_index);
     st->cert_index = idx;
     st->cap_index = ncap;
+    st->index_bits = bits;
     for (i = 0; i < st->n_certs; i++) {
-        *cert_slot(st, st->certs[i].serial, st->certs[i].serial_len) = (uint32_t)(i + 1);
+        uint32_t *slot = cert_slot(st, st->certs[i].serial, st->certs[i].serial_len, &tag);
+        *slot = cert_entry(st, i, tag);
     }
     return LCA_OK;
 }
@@ -121,13 +157,13 @@ static int cert_grow(struct lca_state *st, struct lca_err *err)
 const struct lca_certrec *lca_state_cert(const struct lca_state *st, const uint8_t *serial,
                                          size_t len)
 {
-    uint32_t *slot;
+    uint32_t *slot, tag;
 
     if (st->cap_index == 0 || len == 0 || len > 20) {
         return NULL;
     }
-    slot = cert_slot(st, serial, len);
-    return *slot != 0 ? &st->certs[*slot - 1] : NULL;
+    slot = cert_slot(st, serial, len, &tag);
+    return *slot != 0 ? &st->certs[entry_rec(st, *slot)] : NULL;
 }
 
 size_t lca_state_cert_count(const struct lca_state *st)
@@ -149,44 +185,40 @@ void lca_state_cert_foreach(const struct lca_state *st,
 
 /* ---- serials ---- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
+/* Hex digit values plus one (0: not a digit), ':' and '-' marked 17 (skipped): a table
+ * instead of three ranges, as the replay parses a serial per event. */
+static const unsigned char hex_tab[256] = {
+    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,
+    ['7'] = 8,  ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14,
+    ['e'] = 15, ['f'] = 16, ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15,
+    ['F'] = 16, [':'] = 17, ['-'] = 17,
+};
 
 int lca_state_serial_parse(const char *s, uint8_t out[20], size_t *len)
 {
     uint8_t buf[20];
     size_t n = 0;
-    int hi = -1, v;
+    int hi = -1;
+    unsigned v;
 
     if (s == NULL) {
         return LCA_FAIL;
     }
     for (; *s != '\0'; s++) {
-        if (*s == ':' || *s == '-') {
+        if ((v = hex_tab[(unsigned char)*s]) == 17) {
             continue;
         }
-        if ((v = hexval(*s)) < 0) {
+        if (v == 0) {
             return LCA_FAIL;
         }
         if (hi < 0) {
-            hi = v;
+            hi = (int)v - 1;
             continue;
         }
         if (n == sizeof(buf)) {
             return LCA_FAIL;
         }
-        buf[n++] = (uint8_t)(hi << 4 | v);
+        buf[n++] = (uint8_t)(hi << 4 | (int)(v - 1));
         hi = -1;
     }
     if (hi >= 0 || n == 0) {
@@ -574,33 +606,49 @@ static int ev_issuer_updated(struct lca_state *st, int64_t pos, const struct lca
     return LCA_OK;
 }
 
-static int ev_cert_issued(struct lca_state *st, int64_t pos, const struct lca_val *p,
-                          struct lca_err *err)
+/* The fold of a CertificateIssued whose fields were read (from a tree or a flat view):
+ * serial, issuer (known to the state), not_after, kind "intermediate" or not. */
+static int cert_issued_apply(struct lca_state *st, int64_t pos, const uint8_t *serial,
+                             size_t serial_len, const struct lca_issuer *iss, int64_t not_after,
+                             int is_ca, struct lca_err *err)
 {
     struct lca_certrec rec;
-    uint32_t *slot;
-    const char *kind = lca_val_map_get_str(p, "kind");
+    uint32_t *slot, tag;
 
-    memset(&rec, 0, sizeof(rec));
-    if (lca_state_serial_parse(lca_val_map_get_str(p, "serial_number"), rec.serial,
-                               &rec.serial_len) != LCA_OK ||
-        issuer_by_id(st, lca_val_map_get_str(p, "issuer_id")) == NULL) {
-        return bad(err, "CertificateIssued payload");
-    }
     if (cert_grow(st, err) != LCA_OK) {
         return LCA_FAIL;
     }
-    copy_str(rec.issuer_id, sizeof(rec.issuer_id), lca_val_map_get_str(p, "issuer_id"));
-    rec.not_after = lca_val_map_get_int(p, "not_after", 0);
+    memset(&rec, 0, sizeof(rec));
+    memcpy(rec.serial, serial, serial_len);
+    rec.serial_len = serial_len;
+    copy_str(rec.issuer_id, sizeof(rec.issuer_id), iss->id);
+    rec.not_after = not_after;
     rec.position = pos;
-    rec.is_ca = kind != NULL && strcmp(kind, "intermediate") == 0;
-    slot = cert_slot(st, rec.serial, rec.serial_len);
+    rec.is_ca = is_ca;
+    slot = cert_slot(st, rec.serial, rec.serial_len, &tag);
     if (*slot != 0) {
         return bad(err, "duplicate serial");
     }
     st->certs[st->n_certs] = rec;
-    *slot = (uint32_t)++st->n_certs;
+    *slot = cert_entry(st, st->n_certs++, tag);
     return LCA_OK;
+}
+
+static int ev_cert_issued(struct lca_state *st, int64_t pos, const struct lca_val *p,
+                          struct lca_err *err)
+{
+    uint8_t serial[20];
+    size_t len = 0;
+    const struct lca_issuer *iss = issuer_by_id(st, lca_val_map_get_str(p, "issuer_id"));
+    const char *kind = lca_val_map_get_str(p, "kind");
+
+    if (lca_state_serial_parse(lca_val_map_get_str(p, "serial_number"), serial, &len) !=
+            LCA_OK ||
+        iss == NULL) {
+        return bad(err, "CertificateIssued payload");
+    }
+    return cert_issued_apply(st, pos, serial, len, iss, lca_val_map_get_int(p, "not_after", 0),
+                             kind != NULL && strcmp(kind, "intermediate") == 0, err);
 }
 
 /* Marks rec's CRL scope as holding a revocation no CRL lists yet (struct lca_crl_scope). */
@@ -619,23 +667,30 @@ static void scope_revoked(struct lca_state *st, const struct lca_certrec *rec)
     }
 }
 
+/* The fold of a CertificateRevoked of a known certificate. */
+static void cert_revoked_apply(struct lca_state *st, struct lca_certrec *rec, int64_t revoked_at,
+                               int64_t reason)
+{
+    rec->revoked_at = revoked_at;
+    rec->reason = (int)reason;
+    rec->revoke_seq = ++st->revocations;
+    scope_revoked(st, rec);
+}
+
 static int ev_cert_revoked(struct lca_state *st, int64_t pos, const struct lca_val *p,
                            struct lca_err *err)
 {
     uint8_t serial[20];
     size_t len = 0;
-    struct lca_certrec *rec;
+    const struct lca_certrec *rec;
 
     (void)pos;
     if (lca_state_serial_parse(lca_val_map_get_str(p, "serial_number"), serial, &len) != LCA_OK ||
-        lca_state_cert(st, serial, len) == NULL) {
+        (rec = lca_state_cert(st, serial, len)) == NULL) {
         return bad(err, "CertificateRevoked for an unknown serial");
     }
-    rec = (struct lca_certrec *)lca_state_cert(st, serial, len);
-    rec->revoked_at = lca_val_map_get_int(p, "revoked_at", 0);
-    rec->reason = (int)lca_val_map_get_int(p, "reason", 0);
-    rec->revoke_seq = ++st->revocations;
-    scope_revoked(st, rec);
+    cert_revoked_apply(st, (struct lca_certrec *)rec, lca_val_map_get_int(p, "revoked_at", 0),
+                       lca_val_map_get_int(p, "reason", 0));
     return LCA_OK;
 }
 
@@ -959,6 +1014,127 @@ int lca_state_evolve(struct lca_state *st, int64_t position, const struct lca_ev
         st->ca_version++;
     }
     return LCA_OK;
+}
+
+/* ---- the flat fold (state.h): what the handlers above read, from a flat view ---- */
+
+/* The field `key` of a flat payload, or NULL (keys are distinct: lca_codec_decode_flat). */
+static const struct lca_codec_item *flat_get(const struct lca_event_flat *ev, const char *key)
+{
+    size_t i, n = strlen(key);
+
+    for (i = 0; i < ev->n; i++) {
+        if (ev->payload[i].klen == n && memcmp(ev->payload[i].key, key, n) == 0) {
+            return &ev->payload[i];
+        }
+    }
+    return NULL;
+}
+
+/* lca_val_map_get_str(key) copied into buf (cap bytes): 1 with buf set (or "" with *absent
+ * = 1 when the field is missing or no str, as get_str's NULL), 0 when the str does not fit
+ * or holds a NUL (the tree path then decides). */
+static int flat_str(const struct lca_event_flat *ev, const char *key, char *buf, size_t cap,
+                    int *absent)
+{
+    const struct lca_codec_item *it = flat_get(ev, key);
+
+    buf[0] = '\0';
+    *absent = it == NULL || it->kind != LCA_VAL_STR;
+    if (*absent) {
+        return 1;
+    }
+    if (it->n >= cap || memchr(it->p, '\0', it->n) != NULL) {
+        return 0;
+    }
+    memcpy(buf, it->p, it->n);
+    buf[it->n] = '\0';
+    return 1;
+}
+
+/* lca_val_map_get_int(key, 0): 1 with *v set; 0 for a str (get_int would parse it). */
+static int flat_int(const struct lca_event_flat *ev, const char *key, int64_t *v)
+{
+    const struct lca_codec_item *it = flat_get(ev, key);
+
+    *v = it != NULL && it->kind == LCA_VAL_INT ? it->i : 0;
+    return it == NULL || it->kind != LCA_VAL_STR;
+}
+
+/* ev_cert_issued from a flat view: 1 applied (rc set), 0 not handled. */
+static int flat_cert_issued(struct lca_state *st, int64_t pos, const struct lca_event_flat *ev,
+                            int *rc, struct lca_err *err)
+{
+    char sn[64], iid[LCA_ID_LEN + 1], kind[16];
+    int no_sn, no_iid, no_kind;
+    uint8_t serial[20];
+    size_t len = 0;
+    int64_t not_after;
+    const struct lca_issuer *iss = NULL;
+
+    if (!flat_str(ev, "serial_number", sn, sizeof(sn), &no_sn) || no_sn ||
+        !flat_str(ev, "issuer_id", iid, sizeof(iid), &no_iid) || no_iid ||
+        !flat_str(ev, "kind", kind, sizeof(kind), &no_kind) ||
+        !flat_int(ev, "not_after", &not_after) ||
+        lca_state_serial_parse(sn, serial, &len) != LCA_OK ||
+        (iss = issuer_by_id(st, iid)) == NULL) {
+        return 0;
+    }
+    if (lca_state_cert(st, serial, len) != NULL) {
+        return 0; /* a duplicate: the tree path names it */
+    }
+    *rc = cert_issued_apply(st, pos, serial, len, iss, not_after,
+                            strcmp(kind, "intermediate") == 0, err); /* "" when absent */
+    return 1;
+}
+
+/* ev_cert_revoked from a flat view: 1 applied, 0 not handled. */
+static int flat_cert_revoked(struct lca_state *st, const struct lca_event_flat *ev)
+{
+    char sn[64];
+    int no_sn;
+    uint8_t serial[20];
+    size_t len = 0;
+    int64_t at, reason;
+    const struct lca_certrec *rec;
+
+    if (!flat_str(ev, "serial_number", sn, sizeof(sn), &no_sn) || no_sn ||
+        !flat_int(ev, "revoked_at", &at) || !flat_int(ev, "reason", &reason) ||
+        lca_state_serial_parse(sn, serial, &len) != LCA_OK ||
+        (rec = lca_state_cert(st, serial, len)) == NULL) {
+        return 0;
+    }
+    cert_revoked_apply(st, (struct lca_certrec *)rec, at, reason);
+    return 1;
+}
+
+int lca_state_evolve_flat(struct lca_state *st, int64_t position,
+                          const struct lca_event_flat *ev, int *applied, struct lca_err *err)
+{
+    int rc = LCA_OK;
+
+    *applied = 0;
+    if (position != 0 && position <= st->position) {
+        return LCA_OK; /* lca_state_evolve names it */
+    }
+    if (ev->type == LCA_EVT_CERT_ISSUED) {
+        *applied = flat_cert_issued(st, position, ev, &rc, err);
+    } else if (ev->type == LCA_EVT_CERT_REVOKED) {
+        *applied = flat_cert_revoked(st, ev);
+    }
+    if (*applied && rc == LCA_OK && position != 0) {
+        st->position = position; /* neither type is in the "ca" stream (ca_version) */
+    }
+    return rc;
+}
+
+void lca_state_reserve(struct lca_state *st, size_t certs)
+{
+    struct lca_err err;
+
+    if (certs > st->cap_index / 2 && certs < UINT32_MAX / 4) {
+        (void)cert_reindex(st, certs, &err); /* a hint: failing leaves the index as it was */
+    }
 }
 
 void lca_state_advance(struct lca_state *st, int64_t position)

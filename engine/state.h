@@ -117,6 +117,21 @@ void lca_state_free(struct lca_state *st);
 int lca_state_evolve(struct lca_state *st, int64_t position, const struct lca_event *ev,
                      struct lca_err *err) LCA_MUST_USE;
 
+/* lca_state_evolve for an event read without a tree (events/event.h, lca_event_decode_flat),
+ * for the replay's hot path: CertificateIssued and CertificateRevoked whose fields have their
+ * usual kinds are folded exactly as lca_state_evolve folds their decoded form (*applied = 1).
+ * For anything else -- another type, a field the tree path would read differently, an event
+ * lca_state_evolve would refuse -- nothing changes and *applied = 0: the caller decodes the
+ * event with lca_event_decode and calls lca_state_evolve, which gives the verdict. LCA_FAIL
+ * only for running out of memory while applying. */
+int lca_state_evolve_flat(struct lca_state *st, int64_t position,
+                          const struct lca_event_flat *ev, int *applied,
+                          struct lca_err *err) LCA_MUST_USE;
+
+/* Sizes the certificate index for `certs` certificates up front (a hint: a replay knows how
+ * many events it will fold), so it is not rebuilt while it grows. Never fails visibly. */
+void lca_state_reserve(struct lca_state *st, size_t certs);
+
 int64_t lca_state_position(const struct lca_state *st);
 
 /* The event's stream and the version it takes there (optimistic concurrency between signers

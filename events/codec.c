@@ -261,6 +261,147 @@ static int prescan(const uint8_t *buf, size_t len, const struct lca_limits *lim,
     return LCA_OK;
 }
 
+/* ---- the flat view (codec.h): the prescan's walker, reading the scalars it steps over ----- */
+
+/* The value of the scalar whose lead byte is p[0] (scan_head has checked its length). */
+static void flat_scalar(const uint8_t *p, struct lca_codec_item *it)
+{
+    uint64_t u = 0;
+    unsigned w = 0, k;
+    uint8_t b = p[0];
+
+    it->kind = LCA_VAL_INT;
+    if (b <= 0x7f || b >= 0xe0) {
+        it->i = (int64_t)(int8_t)b; /* fixint: 0x00..0x7f and -32..-1 */
+        return;
+    }
+    if (b == 0xc0) {
+        it->kind = LCA_VAL_NIL;
+        return;
+    }
+    if (b == 0xc2 || b == 0xc3) {
+        it->kind = LCA_VAL_BOOL;
+        it->i = b == 0xc3;
+        return;
+    }
+    w = head_tab[b - 0xc0].width;
+    for (k = 0; k < w; k++) {
+        u = (u << 8) | p[1 + k];
+    }
+    if (b <= 0xcf) { /* uint8..64 (scan_head refused a uint64 above INT64_MAX) */
+        it->i = (int64_t)u;
+    } else if (w == 8) { /* int8..64: sign-extend from w bytes */
+        it->i = (int64_t)u;
+    } else {
+        uint64_t sign = UINT64_C(1) << (8 * w - 1);
+        it->i = (int64_t)(u ^ sign) - (int64_t)sign; /* 8..32 bits: fits either way */
+    }
+}
+
+/* Reads one map entry into *it. depth 1 allows a map value (its children are read by the
+ * caller). 1 on success, 0 when the entry is outside the flat shape or invalid. */
+static int flat_entry(struct scan *s, const struct lca_limits *lim, int depth,
+                      struct lca_codec_item *it)
+{
+    struct head h = {0};
+    size_t at;
+
+    if (scan_head(s, &h) != LCA_OK || h.kind != HK_STR ||
+        scan_bytes(s, &h, 1, lim->max_str) != LCA_OK) {
+        return 0;
+    }
+    it->key = (const char *)s->p + s->pos - (size_t)h.n;
+    it->klen = (size_t)h.n;
+    at = s->pos;
+    if (scan_head(s, &h) != LCA_OK || h.kind == HK_ARR || (h.kind == HK_MAP && depth > 1)) {
+        return 0;
+    }
+    it->p = NULL;
+    it->n = (size_t)h.n;
+    it->i = 0;
+    if (h.kind == HK_MAP) {
+        it->kind = LCA_VAL_MAP;
+        return depth < (int)lim->max_depth;
+    }
+    if (h.kind == HK_STR || h.kind == HK_BIN) {
+        if (scan_bytes(s, &h, 0, lim->max_str) != LCA_OK) {
+            return 0;
+        }
+        it->kind = h.kind == HK_STR ? LCA_VAL_STR : LCA_VAL_BIN;
+        it->p = s->p + s->pos - (size_t)h.n;
+        return 1;
+    }
+    flat_scalar(s->p + at, it);
+    return 1;
+}
+
+/* The item after v[i] and, for a map, its children. */
+static size_t flat_next(const struct lca_codec_item *v, size_t i)
+{
+    return i + 1 + (v[i].kind == LCA_VAL_MAP ? v[i].n : 0);
+}
+
+/* 1 when the sibling items in v[0..end) (children of a map skipped) have distinct keys
+ * (check_dup_keys' verdict; a map here has a handful of keys). */
+static int flat_keys_distinct(const struct lca_codec_item *v, size_t end)
+{
+    size_t a, b;
+
+    for (a = 0; a < end; a = flat_next(v, a)) {
+        for (b = flat_next(v, a); b < end; b = flat_next(v, b)) {
+            if (v[a].klen == v[b].klen && memcmp(v[a].key, v[b].key, v[a].klen) == 0) {
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+int lca_codec_decode_flat(const uint8_t *buf, size_t len, const struct lca_limits *lim,
+                          struct lca_codec_item *items, size_t max, size_t *n_out)
+{
+    struct lca_err e;
+    struct scan s = {buf, len, 0, &e};
+    struct head h = {0};
+    size_t n = 0, top, k, c;
+
+    if (lim == NULL) {
+        lim = &lca_codec_default_limits;
+    }
+    if (buf == NULL || len > lim->max_bytes || lim->max_depth < 1 ||
+        scan_head(&s, &h) != LCA_OK || h.kind != HK_MAP || h.n > max) {
+        return 0;
+    }
+    top = (size_t)h.n;
+    for (k = 0; k < top; k++) {
+        struct lca_codec_item *it = &items[n];
+        if (n == max || flat_entry(&s, lim, 1, it) != 1) {
+            return 0;
+        }
+        n++;
+        if (it->kind != LCA_VAL_MAP) {
+            continue;
+        }
+        if (it->n > max - n) {
+            return 0;
+        }
+        for (c = 0; c < it->n; c++, n++) {
+            if (flat_entry(&s, lim, 2, &items[n]) != 1) {
+                return 0;
+            }
+        }
+        if (!flat_keys_distinct(it + 1, it->n)) {
+            return 0;
+        }
+    }
+    /* item count: 1 + 2 per entry at most, far below any sane max_items */
+    if (s.pos != len || 1 + 2 * n > lim->max_items || !flat_keys_distinct(items, n)) {
+        return 0;
+    }
+    *n_out = n;
+    return 1;
+}
+
 /* ---- msgpack_object -> lca_val ---------------------------------------------------------- */
 
 static int no_memory(struct lca_err *err)

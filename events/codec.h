@@ -66,4 +66,29 @@ int lca_codec_encode(const struct lca_val *v, uint8_t **out, size_t *len,
 int lca_codec_decode(const uint8_t *buf, size_t len, const struct lca_limits *lim,
                      struct lca_val **out, struct lca_err *err) LCA_MUST_USE;
 
+/*
+ * The flat view: a decode without a value tree, for the hot path of replay (workers/
+ * audit_replay.c) where a tree per event cost half the time in malloc and free. It accepts
+ * one shape only: a map whose values are scalars (nil, bool, int, str, bin) or maps of
+ * scalars. Each entry becomes one item, in wire order; a map-valued entry is an item of kind
+ * LCA_VAL_MAP whose `n` children follow it. Keys and bytes point into the input.
+ */
+struct lca_codec_item {
+    const char *key; /* the map key, klen bytes (no NUL inside, not NUL-terminated) */
+    size_t klen;
+    enum lca_val_kind kind; /* NIL, BOOL, INT, STR, BIN or MAP (depth 1 only) */
+    int64_t i;              /* BOOL: 0/1; INT: the value */
+    const uint8_t *p;       /* STR, BIN: the bytes (borrowed) */
+    size_t n;               /* STR, BIN: byte count; MAP: children (the next n items) */
+};
+
+/* Decodes buf into at most max items (*n_out set) and returns 1 when buf has the flat shape
+ * AND lca_codec_decode(buf, len, lim) would accept it (same limits, canonical or not, no
+ * duplicate key in any map), so a caller may read the items instead of a tree. Returns 0
+ * otherwise -- another shape, more than max items, or an input lca_codec_decode refuses --
+ * without saying which: the caller then decodes with lca_codec_decode, which gives the
+ * verdict. lim NULL means lca_codec_default_limits. Allocates nothing; thread-safe. */
+int lca_codec_decode_flat(const uint8_t *buf, size_t len, const struct lca_limits *lim,
+                          struct lca_codec_item *items, size_t max, size_t *n_out) LCA_MUST_USE;
+
 #endif

@@ -4,6 +4,7 @@
 #include "event.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "codec.h"
 
@@ -102,4 +103,48 @@ int lca_event_decode(const uint8_t *buf, size_t len, struct lca_event **out,
 out:
     lca_val_free(root);
     return rc;
+}
+
+/* 1 when item it is the klen-byte key `key`. */
+static int flat_is(const struct lca_codec_item *it, const char *key, size_t klen)
+{
+    return it->klen == klen && memcmp(it->key, key, klen) == 0;
+}
+
+int lca_event_decode_flat(const uint8_t *buf, size_t len, struct lca_event_flat *out)
+{
+    const struct lca_codec_item *payload = NULL, *type = NULL, *v = NULL;
+    size_t n = 0, i;
+    char name[64];
+
+    if (!lca_codec_decode_flat(buf, len, NULL, out->items, sizeof(out->items) /
+                               sizeof(out->items[0]), &n)) {
+        return 0;
+    }
+    /* check_envelope: exactly payload (map), type (str), v (int 1); keys are distinct */
+    for (i = 0; i < n; i += 1 + (out->items[i].kind == LCA_VAL_MAP ? out->items[i].n : 0)) {
+        const struct lca_codec_item *it = &out->items[i];
+        if (flat_is(it, "payload", 7) && it->kind == LCA_VAL_MAP) {
+            payload = it;
+        } else if (flat_is(it, "type", 4) && it->kind == LCA_VAL_STR) {
+            type = it;
+        } else if (flat_is(it, "v", 1) && it->kind == LCA_VAL_INT) {
+            v = it;
+        } else {
+            return 0;
+        }
+    }
+    if (payload == NULL || type == NULL || v == NULL || v->i != LCA_EVENT_VERSION ||
+        type->n >= sizeof(name) || memchr(type->p, '\0', type->n) != NULL ||
+        payload->n > LCA_EVENT_FLAT_MAX) {
+        return 0;
+    }
+    memcpy(name, type->p, type->n);
+    name[type->n] = '\0';
+    if ((out->type = lca_catalog_evt_from_name(name)) == LCA_EVT_NONE) {
+        return 0;
+    }
+    out->payload = payload + 1;
+    out->n = payload->n;
+    return 1;
 }

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "catalog.h"
+#include "codec.h"
 #include "err.h"
 #include "val.h"
 
@@ -45,5 +46,23 @@ int lca_event_canonical(const struct lca_event *e, uint8_t **out, size_t *len,
  * "unsupported_version" (v is not 1); "unknown_type" (type not in types.def). */
 int lca_event_decode(const uint8_t *buf, size_t len, struct lca_event **out,
                      struct lca_err *err) LCA_MUST_USE;
+
+/* Payload fields a flat event holds at most (CertificateIssued has 7). */
+#define LCA_EVENT_FLAT_MAX 16
+
+/* An event read without a value tree (lca_event_decode_flat). Pointers borrow the input. */
+struct lca_event_flat {
+    enum lca_evt_type type;
+    size_t n;                              /* payload fields */
+    const struct lca_codec_item *payload;  /* the n fields, in wire order (into items) */
+    struct lca_codec_item items[LCA_EVENT_FLAT_MAX + 4]; /* the envelope's and payload's */
+};
+
+/* lca_event_decode for the common case, allocating nothing: 1 with *out filled when buf is
+ * an event lca_event_decode accepts whose payload is a map of at most LCA_EVENT_FLAT_MAX
+ * scalars (codec.h, the flat view); the payload as lca_event_decode would give it, field for
+ * field. 0 for anything else, valid or not: the caller then uses lca_event_decode. *out
+ * borrows buf. Thread-safe. */
+int lca_event_decode_flat(const uint8_t *buf, size_t len, struct lca_event_flat *out) LCA_MUST_USE;
 
 #endif

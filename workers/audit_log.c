@@ -1,6 +1,8 @@
 /*
  * audit_log — the log reader and the hash chain of the audit (see audit_int.h, audit.h).
  */
+/* SHA256_Init/Update/Final: see chain_hash */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "audit_int.h"
 
 #include <stdarg.h>
@@ -13,6 +15,7 @@
 
 #include <libpq-fe.h>
 #include <openssl/crypto.h>
+#include <openssl/sha.h>
 
 /* ---- the log reader: large binary pages, borrowed pointers, no allocation per row ---------- */
 
@@ -56,8 +59,7 @@ static int rd_field(struct copy_rd *r, const uint8_t **out, size_t *len)
     if (r->n < 4) {
         return -1;
     }
-    l = (uint32_t)lca_audit_log_be64(
-        (const uint8_t[8]){0, 0, 0, 0, r->p[0], r->p[1], r->p[2], r->p[3]});
+    l = (uint32_t)r->p[0] << 24 | (uint32_t)r->p[1] << 16 | (uint32_t)r->p[2] << 8 | r->p[3];
     r->p += 4;
     r->n -= 4;
     if (l == UINT32_MAX || l > r->n) {
@@ -422,16 +424,21 @@ void lca_audit_log_chain_cleanup(struct lca_audit_chain *c)
     EVP_MD_free(c->sha);
 }
 
-/* Same digest as lca_pgstore_chain_hash, with a reused context and a pre-fetched algorithm. */
+/*
+ * Same digest as lca_pgstore_chain_hash. The chain pass hashes every event of the log, and on
+ * OpenSSL 3.0 the EVP layer costs about 0.12 us a digest on top of 0.29 us of hashing (a
+ * 250-byte payload: provider dispatch, a context set up and wiped per digest), a third more
+ * than the hashing itself; the SHA256_* functions are deprecated in 3.0 but kept for exactly
+ * this, and compute the same digest. The EVP objects of struct lca_audit_chain stay: init
+ * still proves SHA-256 is available from the default provider.
+ */
 static int chain_hash(struct lca_audit_chain *c, const uint8_t *payload, size_t len,
                       uint8_t out[LCA_AUDIT_HLEN], struct lca_err *err)
 {
-    unsigned int n = 0;
+    SHA256_CTX s;
 
-    if (EVP_DigestInit_ex(c->md, c->sha, NULL) != 1 ||
-        EVP_DigestUpdate(c->md, c->prev, LCA_AUDIT_HLEN) != 1 ||
-        EVP_DigestUpdate(c->md, payload, len) != 1 || EVP_DigestFinal_ex(c->md, out, &n) != 1 ||
-        n != LCA_AUDIT_HLEN) {
+    if (SHA256_Init(&s) != 1 || SHA256_Update(&s, c->prev, LCA_AUDIT_HLEN) != 1 ||
+        SHA256_Update(&s, payload, len) != 1 || SHA256_Final(out, &s) != 1) {
         return lca_err_set(err, LCA_ERR_FATAL, "sha256", "audit: SHA-256 failed");
     }
     return LCA_OK;

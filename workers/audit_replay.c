@@ -95,25 +95,53 @@ static int fold_one(struct replayer *r, int64_t pos, int64_t time_us, const stru
     return LCA_OK;
 }
 
+/* Folds one stored payload: certificates and revocations (all but a handful of the events)
+ * read flat, without a value tree (lca_event_decode_flat, lca_state_evolve_flat: a tree per
+ * event was half the replay, most of it malloc and free); anything else, or anything the
+ * flat path does not take, decoded and folded as a tree, which also gives the verdict on a
+ * malformed one. Fold thread. */
+static int fold_payload(struct replayer *r, int64_t pos, int64_t time_us, const uint8_t *p,
+                        size_t n, struct lca_err *err)
+{
+    struct lca_event_flat flat;
+    struct lca_event *ev = NULL;
+    int applied = 0, rc;
+
+    if (lca_event_decode_flat(p, n, &flat)) {
+        if (lca_state_evolve_flat(r->st, pos, &flat, &applied, err) != LCA_OK) {
+            err->cls = LCA_ERR_FATAL;
+            return LCA_FAIL;
+        }
+        if (applied) {
+            r->last_time_us = time_us;
+            return LCA_OK;
+        }
+    }
+    if (lca_event_decode(p, n, &ev, err) != LCA_OK) {
+        err->cls = LCA_ERR_FATAL;
+        return LCA_FAIL;
+    }
+    rc = fold_one(r, pos, time_us, ev, err);
+    lca_event_free(ev);
+    return rc;
+}
+
 /*
- * The replay runs as two stages on two threads: the reader (the COPY callback) and the fold
- * thread, which applies the events in order (lca_state_evolve). Decoding, which is pure and
- * about half the replay's time, is shared: the reader decodes every other batch itself and
- * copies the raw payloads of the others, which the fold thread decodes before folding them.
- * Events are freed by the thread that decoded them (a decoded batch goes back to the reader):
- * freeing them on the other thread made glibc's arenas contend (34,000 futex calls for 300,000
- * events). Only the fold thread touches the state until it is joined.
+ * The replay runs as two stages on two threads: the reader (the COPY callback), which copies
+ * each row's payload into a batch, and the fold thread, which decodes and applies the events
+ * in order. Batches are recycled (the fold thread hands a folded batch back, the reader fills
+ * it again), so the pipeline allocates nothing per event. Only the fold thread touches the
+ * state until it is joined.
  */
-#define BATCH 256
+#define BATCH 512
 #define BATCHES 8 /* batches in flight */
 
 struct batch {
-    struct lca_event *ev[BATCH];
     int64_t pos[BATCH], time_us[BATCH];
+    size_t off[BATCH], len[BATCH];
     size_t n;
-    int raw; /* 1: payloads copied into buf, decoded by the fold thread */
-    uint8_t *buf;
-    size_t off[BATCH], len[BATCH], buf_len, buf_cap;
+    uint8_t *buf; /* the payloads */
+    size_t buf_len, buf_cap;
     struct batch *spent_next;
 };
 
@@ -123,16 +151,15 @@ struct pipe {
     pthread_cond_t has_batch, has_room;
     struct batch *q[BATCHES];
     size_t head, n;
-    struct batch *spent; /* folded batches (linked by spent_next), for the reader to free */
+    struct batch *spent; /* folded batches (linked by spent_next), for the reader to refill */
     int done;            /* the reader has no more batches */
     _Atomic int failed;  /* the fold failed: err holds why */
     struct lca_err err;
     struct batch *cur; /* the reader's batch being filled */
-    uint64_t batches;  /* batches started (odd ones go raw) */
 };
 
-/* Copies a payload into the raw batch b. */
-static int raw_add(struct batch *b, const uint8_t *p, size_t n)
+/* Copies a payload into batch b. */
+static int batch_add(struct batch *b, const uint8_t *p, size_t n)
 {
     if (b->buf_len + n > b->buf_cap) {
         size_t cap = (b->buf_len + n) * 2 + 4096;
@@ -152,12 +179,7 @@ static int raw_add(struct batch *b, const uint8_t *p, size_t n)
 
 static void batch_free(struct batch *b)
 {
-    size_t i;
-
     if (b != NULL) {
-        for (i = 0; i < b->n; i++) {
-            lca_event_free(b->ev[i]);
-        }
         free(b->buf);
         free(b);
     }
@@ -181,28 +203,19 @@ static void *fold_thread(void *arg)
         b = p->q[p->head];
         p->head = (p->head + 1) % BATCHES;
         p->n--;
-        pthread_cond_signal(&p->has_room);
         pthread_mutex_unlock(&p->mu);
         for (i = 0; i < b->n && !atomic_load(&p->failed); i++) {
-            if (b->raw &&
-                lca_event_decode(b->buf + b->off[i], b->len[i], &b->ev[i], &p->err) != LCA_OK) {
-                p->err.cls = LCA_ERR_FATAL;
-                atomic_store(&p->failed, 1);
-            } else if (fold_one(p->r, b->pos[i], b->time_us[i], b->ev[i], &p->err) != LCA_OK) {
+            if (fold_payload(p->r, b->pos[i], b->time_us[i], b->buf + b->off[i], b->len[i],
+                             &p->err) != LCA_OK) {
                 atomic_store(&p->failed, 1);
             }
-            if (b->raw) {
-                lca_event_free(b->ev[i]);
-                b->ev[i] = NULL;
-            }
         }
-        if (b->raw) {
-            batch_free(b);
-            continue;
-        }
+        b->n = 0;
+        b->buf_len = 0;
         pthread_mutex_lock(&p->mu);
         b->spent_next = p->spent;
         p->spent = b;
+        pthread_cond_signal(&p->has_room);
         pthread_mutex_unlock(&p->mu);
     }
 }
@@ -216,12 +229,9 @@ static void spent_free(struct batch *b)
     }
 }
 
-/* Hands the reader's batch to the fold thread (waits while BATCHES are in flight) and frees
- * the batches it has folded. */
+/* Hands the reader's batch to the fold thread (waits while BATCHES are in flight). */
 static void pipe_push(struct pipe *p)
 {
-    struct batch *spent;
-
     pthread_mutex_lock(&p->mu);
     while (p->n == BATCHES) {
         pthread_cond_wait(&p->has_room, &p->mu);
@@ -229,11 +239,22 @@ static void pipe_push(struct pipe *p)
     p->q[(p->head + p->n) % BATCHES] = p->cur;
     p->n++;
     p->cur = NULL;
-    spent = p->spent;
-    p->spent = NULL;
     pthread_cond_signal(&p->has_batch);
     pthread_mutex_unlock(&p->mu);
-    spent_free(spent);
+}
+
+/* The reader's next batch: a folded one again, or a new one. */
+static struct batch *pipe_take(struct pipe *p)
+{
+    struct batch *b;
+
+    pthread_mutex_lock(&p->mu);
+    b = p->spent;
+    if (b != NULL) {
+        p->spent = b->spent_next;
+    }
+    pthread_mutex_unlock(&p->mu);
+    return b != NULL ? b : calloc(1, sizeof(*b));
 }
 
 static int replay_one(void *ctx, const struct lca_pgevent *pe, struct lca_err *err)
@@ -244,20 +265,12 @@ static int replay_one(void *ctx, const struct lca_pgevent *pe, struct lca_err *e
     if (atomic_load(&p->failed)) {
         return lca_err_set(err, LCA_ERR_FATAL, "bad_log", "replay: the fold stopped");
     }
-    if (p->cur == NULL) {
-        if ((p->cur = calloc(1, sizeof(*p->cur))) == NULL) {
-            return lca_err_set(err, LCA_ERR_FATAL, "oom", "replay: out of memory");
-        }
-        p->cur->raw = (int)(p->batches++ & 1);
+    if (p->cur == NULL && (p->cur = pipe_take(p)) == NULL) {
+        return lca_err_set(err, LCA_ERR_FATAL, "oom", "replay: out of memory");
     }
     b = p->cur;
-    if (b->raw) {
-        if (raw_add(b, pe->payload, pe->payload_len) != LCA_OK) {
-            return lca_err_set(err, LCA_ERR_FATAL, "oom", "replay: out of memory");
-        }
-    } else if (lca_event_decode(pe->payload, pe->payload_len, &b->ev[b->n], err) != LCA_OK) {
-        err->cls = LCA_ERR_FATAL;
-        return LCA_FAIL;
+    if (batch_add(b, pe->payload, pe->payload_len) != LCA_OK) {
+        return lca_err_set(err, LCA_ERR_FATAL, "oom", "replay: out of memory");
     }
     b->pos[b->n] = pe->position;
     b->time_us[b->n++] = pe->recorded_at_us;
@@ -282,6 +295,7 @@ static int read_fold(struct lca_pgstore *store, int64_t pos, struct replayer *r,
     pthread_mutex_init(&p.mu, NULL);
     pthread_cond_init(&p.has_batch, NULL);
     pthread_cond_init(&p.has_room, NULL);
+    lca_state_reserve(r->st, (size_t)pos); /* at most one certificate per event */
     if (pthread_create(&t, NULL, fold_thread, &p) != 0) {
         rc = lca_err_set(err, LCA_ERR_FATAL, "thread", "replay: cannot start the fold");
         goto out;
@@ -503,17 +517,20 @@ static int write_issuer(const char *dir, const struct lca_state *st, const struc
 /* -- certificate lists, sorted by serial -- */
 
 /* A record and its sort key: the serial's length without leading zero octets, then the
- * serial, zero-padded, so one memcmp orders by (length, bytes) as numbers; ties (one serial
- * under two issuers) keep the state's order. */
+ * serial, zero-padded (21 bytes), held big-endian in three integers (a: bytes 0-7, b: 8-15,
+ * c: 16-20 in its top 40 bits), so comparing (a, b, c) orders by (length, bytes) as numbers;
+ * ties (one serial under two issuers) keep the state's order, which is the order of the
+ * records in the state's one array (lca_state_cert_foreach), so their addresses break them.
+ * Integers instead of a 21-byte memcmp, and 32 bytes an element (glibc's qsort sorts larger
+ * ones through pointers): the sort was a quarter of the replay. */
 struct rec_key {
-    uint8_t k[21];
-    size_t idx;
+    uint64_t a, b, c;
     const struct lca_certrec *rec;
 };
 
 struct rec_list {
     struct rec_key *v;
-    size_t n, cap, seen;
+    size_t n, cap;
     int64_t at;  /* replay time */
     int revoked; /* 1: revoked ones; 0: valid ones */
     int oom;
@@ -524,10 +541,10 @@ static int rec_pick(const struct lca_certrec *rec, void *ctx)
     struct rec_list *l = ctx;
     int take = l->revoked ? rec->revoked_at != 0 : rec->revoked_at == 0 && rec->not_after > l->at;
     struct rec_key *e;
-    size_t n = rec->serial_len;
+    size_t n = rec->serial_len, i;
     const uint8_t *p = lca_audit_log_strip0(rec->serial, &n);
+    uint8_t k[24];
 
-    l->seen++;
     if (!take) {
         return 0;
     }
@@ -542,21 +559,80 @@ static int rec_pick(const struct lca_certrec *rec, void *ctx)
         l->cap = cap;
     }
     e = &l->v[l->n++];
-    memset(e->k, 0, sizeof(e->k));
+    memset(k, 0, sizeof(k));
     n = n > 20 ? 20 : n;
-    e->k[0] = (uint8_t)n;
-    memcpy(e->k + 1, p, n);
-    e->idx = l->seen;
+    k[0] = (uint8_t)n;
+    memcpy(k + 1, p, n);
+    e->a = e->b = e->c = 0;
+    for (i = 0; i < 8; i++) {
+        e->a = e->a << 8 | k[i];
+        e->b = e->b << 8 | k[8 + i];
+        e->c = e->c << 8 | k[16 + i];
+    }
     e->rec = rec;
     return 0;
 }
 
-static int rec_cmp(const void *a, const void *b)
+static int rec_cmp(const void *x, const void *y)
 {
-    const struct rec_key *x = a, *y = b;
-    int c = memcmp(x->k, y->k, sizeof(x->k));
+    const struct rec_key *p = x, *q = y;
 
-    return c != 0 ? c : x->idx < y->idx ? -1 : x->idx > y->idx;
+    if (p->a != q->a) {
+        return p->a < q->a ? -1 : 1;
+    }
+    if (p->b != q->b) {
+        return p->b < q->b ? -1 : 1;
+    }
+    if (p->c != q->c) {
+        return p->c < q->c ? -1 : 1;
+    }
+    return p->rec < q->rec ? -1 : p->rec > q->rec;
+}
+
+/* 1 when key x sorts before key y. */
+static int rec_before(const struct rec_key *x, const struct rec_key *y)
+{
+    return rec_cmp(x, y) < 0;
+}
+
+struct sort_half {
+    struct rec_key *v;
+    size_t n;
+};
+
+static void *sort_thread(void *arg)
+{
+    struct sort_half *h = arg;
+
+    qsort(h->v, h->n, sizeof(*h->v), rec_cmp);
+    return NULL;
+}
+
+/* Sorts the two halves of l->v, the second on another thread when the list is long (the fold
+ * thread is done by now; two cores sort twice as fast); *mid is where the second begins. The
+ * writer merges them. */
+static void rec_sort(struct rec_list *l, size_t *mid)
+{
+    struct sort_half h;
+    pthread_t t;
+
+    *mid = l->n;
+    if (l->n < 65536) {
+        if (l->n > 0) { /* l->v is NULL for an empty list */
+            qsort(l->v, l->n, sizeof(*l->v), rec_cmp);
+        }
+        return;
+    }
+    *mid = l->n / 2;
+    h.v = l->v + *mid;
+    h.n = l->n - *mid;
+    if (pthread_create(&t, NULL, sort_thread, &h) != 0) {
+        qsort(l->v, l->n, sizeof(*l->v), rec_cmp);
+        *mid = l->n;
+        return;
+    }
+    qsort(l->v, *mid, sizeof(*l->v), rec_cmp);
+    pthread_join(t, NULL);
 }
 
 /* Appends the decimal of v (as %lld) at p; returns its length. */
@@ -627,7 +703,7 @@ static int write_recs(const char *dir, const struct lca_state *st, int revoked, 
     struct rec_list l;
     char path[4096], line[512];
     FILE *f;
-    size_t i, n;
+    size_t i, j, n, mid = 0;
     int ok;
 
     memset(&l, 0, sizeof(l));
@@ -638,9 +714,7 @@ static int write_recs(const char *dir, const struct lca_state *st, int revoked, 
         free(l.v);
         return lca_err_set(err, LCA_ERR_FATAL, "oom", "replay: out of memory");
     }
-    if (l.n > 0) {
-        qsort(l.v, l.n, sizeof(*l.v), rec_cmp);
-    }
+    rec_sort(&l, &mid);
     snprintf(path, sizeof(path), "%s/%s", dir, revoked ? "revoked.json" : "certificates.json");
     if ((f = fopen(path, "wb")) == NULL) {
         free(l.v);
@@ -649,8 +723,10 @@ static int write_recs(const char *dir, const struct lca_state *st, int revoked, 
     }
     setvbuf(f, NULL, _IOFBF, 1 << 20);
     ok = fputc('[', f) != EOF;
-    for (i = 0; ok && i < l.n; i++) {
-        n = rec_json(line, l.v[i].rec, revoked, i == 0);
+    for (i = 0, j = mid; ok && (i < mid || j < l.n);) { /* merge the sorted halves */
+        const struct rec_key *k =
+            j == l.n || (i < mid && rec_before(&l.v[i], &l.v[j])) ? &l.v[i++] : &l.v[j++];
+        n = rec_json(line, k->rec, revoked, i + j == mid + 1);
         ok = fwrite(line, 1, n, f) == n;
     }
     ok = ok && fputs("]\n", f) != EOF;

@@ -435,6 +435,175 @@ static void test_lenient_forms(void)
     lca_val_free(v);
 }
 
+/* ---- the flat view (lca_codec_decode_flat) ------------------------------------------------ */
+
+/* 1 when item `it` holds what tree value v holds. */
+static int item_matches(const struct lca_codec_item *it, const struct lca_val *v)
+{
+    const uint8_t *b;
+    size_t n = 0;
+
+    if (lca_val_kind(v) != it->kind) {
+        return 0;
+    }
+    switch (it->kind) {
+    case LCA_VAL_NIL:
+        return 1;
+    case LCA_VAL_BOOL:
+        return lca_val_bool(v) == (int)it->i;
+    case LCA_VAL_INT:
+        return lca_val_int(v) == it->i;
+    case LCA_VAL_STR:
+        return lca_val_len(v) == it->n && memcmp(lca_val_str(v), it->p, it->n) == 0;
+    case LCA_VAL_BIN:
+        b = lca_val_bin(v, &n);
+        return n == it->n && (n == 0 || memcmp(b, it->p, n) == 0);
+    case LCA_VAL_MAP:
+        return lca_val_len(v) == it->n;
+    default:
+        return 0;
+    }
+}
+
+/* Items [0, n) against map m, entry for entry in wire order (children of maps included). */
+static int items_match_map(const struct lca_codec_item *items, size_t n, const struct lca_val *m)
+{
+    size_t i = 0, k = 0;
+
+    for (; i < n; k++) {
+        const char *key = lca_val_map_key_at(m, k);
+        const struct lca_val *v = lca_val_map_val_at(m, k);
+        if (key == NULL || strlen(key) != items[i].klen ||
+            memcmp(key, items[i].key, items[i].klen) != 0 || !item_matches(&items[i], v)) {
+            return 0;
+        }
+        if (items[i].kind == LCA_VAL_MAP &&
+            !items_match_map(items + i + 1, items[i].n, v)) {
+            return 0;
+        }
+        i += 1 + (items[i].kind == LCA_VAL_MAP ? items[i].n : 0);
+    }
+    return k == lca_val_len(m);
+}
+
+/* The flat view's promise, on any input: when it takes buf, the tree decoder accepts buf too
+ * and gives the same values. Returns what the flat view said. */
+static int flat_agrees(const uint8_t *buf, size_t len, const struct lca_limits *lim)
+{
+    struct lca_codec_item items[24];
+    struct lca_val *v = NULL;
+    struct lca_err err;
+    size_t n = 0;
+    int flat = lca_codec_decode_flat(buf, len, lim, items, 24, &n);
+    int tree = lca_codec_decode(buf, len, lim, &v, &err) == LCA_OK;
+
+    if (flat) {
+        CU_ASSERT_TRUE(tree);
+        CU_ASSERT_TRUE(tree && items_match_map(items, n, v));
+    }
+    lca_val_free(v);
+    return flat;
+}
+
+/* {"a": 1, "m": {"s": "xy", "b": bin 01 02, "t": true, "z": nil, "n": -5}, "q": "r"} */
+static const uint8_t flat_ok[] = "\x83\xa1" "a\x01\xa1m\x85\xa1s\xa2xy\xa1" "b\xc4\x02\x01\x02"
+                                 "\xa1t\xc3\xa1z\xc0\xa1n\xfb\xa1q\xa1r";
+
+static void test_flat_view(void)
+{
+    struct lca_codec_item items[24];
+    size_t n = 0, len = sizeof(flat_ok) - 1, i;
+    struct lca_limits small = lca_codec_default_limits;
+
+    CU_ASSERT_TRUE(flat_agrees(flat_ok, len, NULL));
+    CU_ASSERT_EQUAL(lca_codec_decode_flat(flat_ok, len, NULL, items, 24, &n), 1);
+    CU_ASSERT_EQUAL(n, 8);
+    CU_ASSERT_EQUAL(items[1].kind, LCA_VAL_MAP);
+    CU_ASSERT_EQUAL(items[1].n, 5);
+    CU_ASSERT_EQUAL(items[6].i, -5);
+    /* too few items for it, or a value outside the shape: not taken */
+    CU_ASSERT_EQUAL(lca_codec_decode_flat(flat_ok, len, NULL, items, 7, &n), 0);
+    CU_ASSERT_EQUAL(flat_agrees(BYTES("\x81\xa1" "a\x91\x01"), NULL), 0);           /* arr */
+    CU_ASSERT_EQUAL(flat_agrees(BYTES("\x81\xa1" "a\x81\xa1" "b\x81\xa1" "c\x01"), NULL), 0);
+    CU_ASSERT_EQUAL(flat_agrees(BYTES("\x91\x01"), NULL), 0);                          /* top arr */
+    CU_ASSERT_EQUAL(flat_agrees(BYTES("\x01"), NULL), 0);
+    /* what the tree decoder refuses, the flat view refuses */
+    CU_ASSERT_EQUAL(flat_agrees(BYTES("\x82\xa1" "a\x01\xa1" "a\x02"), NULL), 0);    /* dup */
+    CU_ASSERT_EQUAL(flat_agrees(BYTES("\x81\xa1m\x82\xa1" "a\x01\xa1" "a\x02"), NULL), 0);
+    CU_ASSERT_EQUAL(flat_agrees(BYTES("\x81\xa1" "a\x01\x00"), NULL), 0);            /* trailing */
+    CU_ASSERT_EQUAL(flat_agrees(BYTES("\x81\xa1" "a\xca\x00\x00\x00\x00"), NULL), 0); /* float */
+    CU_ASSERT_EQUAL(flat_agrees(BYTES("\x81\xa1" "a\xc1"), NULL), 0);                /* reserved */
+    CU_ASSERT_EQUAL(flat_agrees(BYTES("\x81\xa1" "a\xcf\x80\x00\x00\x00\x00\x00\x00\x00"), NULL),
+                    0);                                                                /* > int64 */
+    CU_ASSERT_EQUAL(flat_agrees(BYTES("\x81\xa2" "a\x00\x01"), NULL), 0);            /* NUL key */
+    CU_ASSERT_EQUAL(flat_agrees(BYTES("\x81\x01\x01"), NULL), 0);                    /* int key */
+    CU_ASSERT_EQUAL(flat_agrees(BYTES("\x82\xa1" "a\x01"), NULL), 0);                /* short */
+    small.max_str = 1;
+    CU_ASSERT_EQUAL(flat_agrees(flat_ok, len, &small), 0); /* "xy" is over max_str */
+    small = lca_codec_default_limits;
+    small.max_depth = 1;
+    CU_ASSERT_EQUAL(flat_agrees(flat_ok, len, &small), 0); /* "m" is at depth 2 */
+    small = lca_codec_default_limits;
+    small.max_bytes = len - 1;
+    CU_ASSERT_EQUAL(flat_agrees(flat_ok, len, &small), 0);
+    for (i = 0; i < len; i++) {
+        CU_ASSERT_EQUAL(flat_agrees(flat_ok, i, NULL), 0); /* every proper prefix */
+    }
+}
+
+/* Every int form, canonical or not, reads as the tree decoder reads it. */
+static void test_flat_ints(void)
+{
+    static const struct {
+        const char *bytes;
+        size_t len;
+        int64_t want;
+    } v[] = {
+        {"\x81\xa1i\x7f", 4, 127},
+        {"\x81\xa1i\xe0", 4, -32},
+        {"\x81\xa1i\xcc\xff", 5, 255},
+        {"\x81\xa1i\xcd\xff\xff", 6, 65535},
+        {"\x81\xa1i\xce\xff\xff\xff\xff", 8, 4294967295LL},
+        {"\x81\xa1i\xcf\x7f\xff\xff\xff\xff\xff\xff\xff", 12, INT64_MAX},
+        {"\x81\xa1i\xd0\x80", 5, -128},
+        {"\x81\xa1i\xd0\x7f", 5, 127},
+        {"\x81\xa1i\xd1\x80\x00", 6, -32768},
+        {"\x81\xa1i\xd1\xff\xfe", 6, -2},
+        {"\x81\xa1i\xd2\x80\x00\x00\x00", 8, INT32_MIN},
+        {"\x81\xa1i\xd2\x7f\xff\xff\xff", 8, INT32_MAX},
+        {"\x81\xa1i\xd3\x80\x00\x00\x00\x00\x00\x00\x00", 12, INT64_MIN},
+        {"\x81\xa1i\xd3\xff\xff\xff\xff\xff\xff\xff\xfd", 12, -3},
+    };
+    struct lca_codec_item items[4];
+    size_t i, n = 0;
+
+    for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        const uint8_t *b = (const uint8_t *)v[i].bytes;
+        CU_ASSERT_EQUAL(flat_agrees(b, v[i].len, NULL), 1);
+        CU_ASSERT_EQUAL(lca_codec_decode_flat(b, v[i].len, NULL, items, 4, &n), 1);
+        CU_ASSERT_EQUAL(items[0].i, v[i].want);
+    }
+}
+
+/* Every single-byte change of a flat value: where the flat view takes the result, the tree
+ * decoder does too, with the same values. */
+static void test_flat_mutations(void)
+{
+    uint8_t buf[sizeof(flat_ok)];
+    size_t len = sizeof(flat_ok) - 1, i;
+    unsigned b;
+    int taken = 0;
+
+    for (i = 0; i < len; i++) {
+        for (b = 0; b < 256; b++) {
+            memcpy(buf, flat_ok, len);
+            buf[i] = (uint8_t)b;
+            taken += flat_agrees(buf, len, NULL);
+        }
+    }
+    CU_ASSERT_TRUE(taken > (int)len); /* many changes keep the shape (other bytes, ints) */
+}
+
 int main(void)
 {
     static const struct lca_cu_test tests[] = {
@@ -452,6 +621,9 @@ int main(void)
         {"rejected_types", test_rejected_types},
         {"map_keys", test_map_keys},
         {"lenient_forms", test_lenient_forms},
+        {"flat_view", test_flat_view},
+        {"flat_ints", test_flat_ints},
+        {"flat_mutations", test_flat_mutations},
     };
 
     return LCA_CU_MAIN("codec", NULL, NULL, tests);
