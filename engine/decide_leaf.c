@@ -484,7 +484,7 @@ int lca_decide_leaf_revoke(const struct lca_state *st, const struct lca_command 
     if (lca_decide_now(env, &now_rec.revoked_at, err) != LCA_OK) {
         return LCA_FAIL;
     }
-    now_rec.reason = (int)reason;
+    now_rec.reason = (uint8_t)reason;
     ev = lca_val_new_map();
     lca_val_map_set_str(ev, "serial_number", hex);
     lca_val_map_set_str(ev, "issuer_id", rec->issuer_id);

@@ -33,10 +33,12 @@ struct lca_state {
     char default_issuer[LCA_ID_LEN + 1];
     struct lca_issuer *issuers;
     size_t n_issuers, cap_issuers;
+    char **issuer_ids; /* issuer_ids[i]: issuers[i].id at a stable address (the certificate
+                          records point at it; issuers are never removed) */
     struct role_slot *roles;
     size_t n_roles, cap_roles;
     /* certificates: records stored densely in issue order, found through an open-addressing
-     * index of 32-bit record numbers (load <= 1/2): ~110 bytes per certificate instead of
+     * index of 32-bit record numbers (load <= 1/2): 64 + 8 to 16 bytes per certificate instead of
      * a table of whole records kept at most half full (and doubled, old and new side by
      * side, at every growth) */
     struct lca_certrec *certs;
@@ -278,8 +280,10 @@ void lca_state_free(struct lca_state *st)
     }
     for (i = 0; i < st->n_issuers; i++) {
         issuer_cleanup(&st->issuers[i]);
+        free(st->issuer_ids[i]);
     }
     free(st->issuers);
+    free(st->issuer_ids);
     for (i = 0; i < st->n_roles; i++) {
         free(st->roles[i].name);
         lca_role_free(st->roles[i].role);
@@ -452,6 +456,11 @@ static int issuer_push(struct lca_state *st, struct lca_issuer **out, struct lca
 
     if (st->n_issuers == st->cap_issuers) {
         size_t cap = st->cap_issuers == 0 ? 8 : st->cap_issuers * 2;
+        char **ids = realloc(st->issuer_ids, cap * sizeof(*ids));
+        if (ids == NULL) {
+            return lca_err_set(err, LCA_ERR_FATAL, "oom", "out of memory");
+        }
+        st->issuer_ids = ids;
         n = realloc(st->issuers, cap * sizeof(*n));
         if (n == NULL) {
             return lca_err_set(err, LCA_ERR_FATAL, "oom", "out of memory");
@@ -459,6 +468,7 @@ static int issuer_push(struct lca_state *st, struct lca_issuer **out, struct lca
         st->issuers = n;
         st->cap_issuers = cap;
     }
+    st->issuer_ids[st->n_issuers] = NULL; /* set with the id, before n_issuers counts it */
     *out = &st->issuers[st->n_issuers];
     memset(*out, 0, sizeof(**out));
     return LCA_OK;
@@ -494,6 +504,12 @@ static int ev_issuer_created(struct lca_state *st, int64_t pos, const struct lca
         free(iss->der);
         X509_free(cert);
         return LCA_FAIL;
+    }
+    if ((st->issuer_ids[st->n_issuers] = strdup(id)) == NULL) {
+        free(iss->der);
+        free(iss->pem);
+        X509_free(cert);
+        return lca_err_set(err, LCA_ERR_FATAL, "oom", "out of memory");
     }
     iss->cert = cert;
     copy_str(iss->id, sizeof(iss->id), id);
@@ -620,11 +636,11 @@ static int cert_issued_apply(struct lca_state *st, int64_t pos, const uint8_t *s
     }
     memset(&rec, 0, sizeof(rec));
     memcpy(rec.serial, serial, serial_len);
-    rec.serial_len = serial_len;
-    copy_str(rec.issuer_id, sizeof(rec.issuer_id), iss->id);
+    rec.serial_len = (uint8_t)serial_len; /* <= 20: lca_state_serial_parse */
+    rec.issuer_id = st->issuer_ids[iss - st->issuers];
     rec.not_after = not_after;
     rec.position = pos;
-    rec.is_ca = is_ca;
+    rec.is_ca = is_ca != 0;
     slot = cert_slot(st, rec.serial, rec.serial_len, &tag);
     if (*slot != 0) {
         return bad(err, "duplicate serial");
@@ -672,7 +688,7 @@ static void cert_revoked_apply(struct lca_state *st, struct lca_certrec *rec, in
                                int64_t reason)
 {
     rec->revoked_at = revoked_at;
-    rec->reason = (int)reason;
+    rec->reason = (uint8_t)reason;
     rec->revoke_seq = ++st->revocations;
     scope_revoked(st, rec);
 }
@@ -837,10 +853,10 @@ static int ev_tidied(struct lca_state *st, int64_t pos, const struct lca_val *p,
             (rec = (struct lca_certrec *)lca_state_cert(st, s, len)) == NULL) {
             return bad(err, "Tidied removes an unknown serial");
         }
-        rec->issuer_id[0] = '\0'; /* marked; dropped by the rehash below */
+        rec->issuer_id = NULL; /* marked; dropped by the rehash below */
     }
     for (i = 0, kept = 0; i < st->n_certs; i++) {
-        if (st->certs[i].issuer_id[0] != '\0') {
+        if (st->certs[i].issuer_id != NULL) {
             st->certs[kept++] = st->certs[i]; /* issue order kept */
         }
     }

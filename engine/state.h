@@ -92,17 +92,19 @@ struct lca_issuer {
                                          <crl_base_url>/<id>/<k>.crl ("" unsharded) */
 };
 
-/* One certificate issued by this CA (leaves and signed intermediates). */
+/* One certificate issued by this CA (leaves and signed intermediates). 64 bytes: a state holds
+ * one per certificate ever issued and not tidied. */
 struct lca_certrec {
     int64_t not_after;
-    int64_t revoked_at; /* 0: not revoked */
-    int64_t position;   /* log position of CertificateIssued */
-    size_t serial_len;
+    int64_t revoked_at;    /* 0: not revoked */
+    int64_t position;      /* log position of CertificateIssued */
+    uint64_t revoke_seq;   /* when revoked: lca_state_revocations() just after its revocation */
+    const char *issuer_id; /* its issuer's id, one copy per issuer held by the state: valid
+                              while the state lives (a copy of the record must not outlive it) */
     uint8_t serial[20];
-    char issuer_id[LCA_ID_LEN + 1];
-    int reason;         /* enum lca_crl_reason when revoked */
-    int is_ca;
-    uint64_t revoke_seq; /* when revoked: lca_state_revocations() just after its revocation */
+    uint8_t serial_len;
+    uint8_t reason;        /* enum lca_crl_reason when revoked */
+    uint8_t is_ca;
 };
 
 struct lca_state;
