@@ -372,14 +372,17 @@ out:
     return rc;
 }
 
-static int parse_csr(const struct lca_command *cmd, struct lca_csr **csr, struct lca_decision *d,
-                     struct lca_err *err)
+static int parse_csr(const struct lca_command *cmd, const struct lca_env *env,
+                     struct lca_csr **csr, struct lca_decision *d, struct lca_err *err)
 {
     const char *pem = lca_val_map_get_str(cmd->payload, "csr");
 
     if (pem == NULL) {
         lca_decide_reject(d, cmd, "missing_field", "csr is required");
         return LCA_FAIL;
+    }
+    if (env->csr_take != NULL && (*csr = env->csr_take(env->csr_ctx, pem)) != NULL) {
+        return LCA_OK; /* parsed beforehand from these very bytes */
     }
     if (lca_csr_parse((const uint8_t *)pem, strlen(pem), csr, err) != LCA_OK) {
         lca_decide_reject_err(d, cmd, err);
@@ -399,7 +402,7 @@ static int sign_common(const struct lca_state *st, const struct lca_command *cmd
     int rejected = 0, rc = LCA_OK;
 
     memset(&lf, 0, sizeof(lf));
-    if (parse_csr(cmd, &csr, d, err) != LCA_OK) {
+    if (parse_csr(cmd, env, &csr, d, err) != LCA_OK) {
         return d->rejected ? LCA_OK : LCA_FAIL;
     }
     if (verbatim) {

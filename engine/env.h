@@ -13,6 +13,7 @@
  *            (dc/<cluster_id>); NULL or "" falls back to the configuration's ClusterID. It is
  *            an input like the others, so decide stays a function of (state, command, env).
  *   signers  not a callback either: an optional cache of signing contexts (engine/cert.h).
+ *   csr_take optional: CSRs parsed before deciding (below).
  * Workers pass an env backed by OpenSSL's RNG and the PostgreSQL key table; tests pass a
  * deterministic fake (tests/support/fakeenv.h), so decide() run twice gives identical bytes
  * for deterministic signature schemes (Ed25519, RSA PKCS#1 v1.5).
@@ -31,6 +32,7 @@
 #include "err.h"
 
 struct lca_cert_signer_cache; /* engine/cert.h */
+struct lca_csr;               /* engine/csr.h */
 
 /* Key algorithms ledgerca accepts (DESIGN.md invariant 6: safe minimums). */
 enum lca_key_type {
@@ -60,6 +62,12 @@ struct lca_env {
     /* Optional (NULL: none): signers reused across decisions; owned by the implementation,
      * used by the env's thread only. A cache changes no output, only the cost of signing. */
     struct lca_cert_signer_cache *signers;
+    /* Optional (NULL: none): a sign command's CSR parsed beforehand (and so verified) from
+     * exactly this payload string (pointer identity), handed to the caller, or NULL, and decide
+     * parses it itself. The parse depends on the bytes only, so decisions do not change;
+     * workers/csrpool.h parses a batch's CSRs on two threads this way. */
+    struct lca_csr *(*csr_take)(void *csr_ctx, const char *pem);
+    void *csr_ctx;
 };
 
 #endif

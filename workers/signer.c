@@ -18,6 +18,7 @@
 #include "catalog.h"
 #include "command.h"
 #include "commit_pipeline.h"
+#include "csrpool.h"
 #include "decide.h"
 #include "event.h"
 #include "json.h"
@@ -112,6 +113,7 @@ struct signer {
     uint64_t n_commands, n_dead, n_dups;
     struct token_slot tokens[TOKEN_CACHE];
     size_t n_tokens, next_token;
+    struct lca_csrpool *csrs; /* a batch's CSRs parsed on two threads (NULL: on this one) */
     struct kcommit kpend[KCOMMIT_MAX]; /* offsets not yet committed to Kafka */
     size_t n_kpend;
     double last_kcommit; /* monotonic seconds */
@@ -1053,7 +1055,11 @@ static int run_batch(struct signer *s, struct slot *sl, struct lca_err *err)
     }
     sl->job.number = ++s->numbered;
     t0 = mono_ms();
+    if (s->csrs != NULL) {
+        lca_csrpool_run(s->csrs, sl->b.cmds, sl->b.n);
+    }
     decided = decide_slot(s, sl, err) == LCA_OK;
+    lca_csrpool_clear(s->csrs); /* a batch decided again parses its CSRs itself */
     if (!decided && err->cls != LCA_ERR_RETRIABLE) {
         return LCA_FAIL;
     }
@@ -1376,6 +1382,10 @@ static int open_all(struct signer *s, struct lca_err *err)
     lca_osslenv_set_persist(s->oe, persist_key, s);
     lca_osslenv_set_loader(s->oe, load_key, s);
     lca_osslenv_env(s->oe)->cluster_id = s->o->cluster; /* SPIFFE dc/<this cluster> */
+    if (s->csrs != NULL) {
+        lca_osslenv_env(s->oe)->csr_take = lca_csrpool_take;
+        lca_osslenv_env(s->oe)->csr_ctx = s->csrs;
+    }
     if (rebuild(s, err) != LCA_OK ||
         (!lca_state_bootstrapped(s->st) && !s->o->no_bootstrap && ca_bootstrap(s, err) != LCA_OK) ||
         lca_kafka_ensure_topics(s->o->bootstrap, err) != LCA_OK ||
@@ -1399,6 +1409,7 @@ static void close_all(struct signer *s)
 
     lca_err_clear(&err);
     lca_cpipe_free(s->pipe); /* joins the commit thread (after its job, if one is in flight) */
+    lca_csrpool_free(s->csrs);
     slots_free(s);
     if (s->cons != NULL && lca_kconsumer_close(s->cons, &err) != LCA_OK) {
         lca_log_err("leaving the consumer group", &err);
@@ -1429,6 +1440,7 @@ int lca_signer_run(const struct lca_signer_opts *o, struct lca_err *err)
         snprintf(s->group, sizeof(s->group), "ledgerca-signer-%s", o->cluster);
     }
     crash_init(s);
+    s->csrs = lca_csrpool_new(max); /* none: CSRs are parsed while deciding */
     if (slots_init(s, max) != LCA_OK) {
         lca_err_set(err, LCA_ERR_FATAL, "oom", "out of memory");
         goto out;
