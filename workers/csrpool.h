@@ -10,6 +10,10 @@
  * parsing the same bytes again; a CSR that did not parse is not kept, so decide parses it itself
  * and rejects it with its own error. Decisions are the same with or without the pool.
  *
+ * The CSRs are parsed before the commands' tokens are checked, so a command that decide will
+ * refuse still costs its CSR's verification; the parser takes untrusted input either way
+ * (size-bounded, fuzzed: tests/fuzz).
+ *
  * The commands' payloads must stay alive and unchanged from lca_csrpool_run until the next
  * lca_csrpool_clear. Thread: one caller thread (the signer's deciding thread); the worker is
  * internal.
