@@ -128,7 +128,8 @@ struct lca_cert_signer_cache *lca_cert_signer_cache_new(void);
 /* NULL-safe; frees every cached signer. */
 void lca_cert_signer_cache_free(struct lca_cert_signer_cache *c);
 /* The cached signer for (issuer_cert, issuer_key), built by lca_cert_signer_new when absent
- * (the oldest entry is then dropped). *out is borrowed from the cache: do not free it. */
+ * (the oldest entry is then dropped). *out is borrowed from the cache: do not free it; it is
+ * valid until the next call on this cache (which may drop it) or lca_cert_signer_cache_free. */
 int lca_cert_signer_cached(struct lca_cert_signer_cache *c, X509 *issuer_cert,
                            EVP_PKEY *issuer_key, struct lca_cert_signer **out,
                            struct lca_err *err) LCA_MUST_USE;

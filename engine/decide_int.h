@@ -34,7 +34,8 @@ int lca_decide_uuid(struct lca_env *env, char out[37], struct lca_err *err) LCA_
 int lca_decide_serial(struct lca_env *env, uint8_t out[LCA_SERIAL_LEN],
                       struct lca_err *err) LCA_MUST_USE;
 /* A signer for an issuer, its key fetched from the env's key store; borrowed from
- * env->signers when the env has a cache. Hand it back with lca_decide_signer_done. */
+ * env->signers when the env has a cache, so a decision holds one at a time (a second call may
+ * drop the first from the cache). Hand it back with lca_decide_signer_done. */
 int lca_decide_signer(const struct lca_issuer *iss, struct lca_env *env,
                       struct lca_cert_signer **out, struct lca_err *err) LCA_MUST_USE;
 /* Frees s unless it belongs to env's cache. NULL-safe. */

@@ -341,8 +341,11 @@ static int jenc_string(struct jenc *e, const char *str, size_t n, const char *wh
     size_t i = 0, run, q;
 
     /* the worst case, every byte a \u00XX, reserved once */
-    if (n > (SIZE_MAX - 8) / 6 || jenc_room(e, 6 * n + 2) != LCA_OK) {
-        return n > (SIZE_MAX - 8) / 6 ? json_no_memory(e->err) : LCA_FAIL;
+    if (n > (SIZE_MAX - 8) / 6) {
+        return json_no_memory(e->err);
+    }
+    if (jenc_room(e, 6 * n + 2) != LCA_OK) {
+        return LCA_FAIL;
     }
     e->p[e->len++] = '"';
     while (i < n) {

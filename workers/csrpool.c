@@ -119,6 +119,9 @@ void lca_csrpool_run(struct lca_csrpool *p, struct lca_command *const *cmds, siz
 {
     size_t i;
 
+    if (p == NULL) {
+        return;
+    }
     lca_csrpool_clear(p);
     for (i = 0; i < n && p->n < p->max; i++) {
         const char *pem = lca_val_map_get_str(cmds[i]->payload, "csr");

@@ -34,7 +34,7 @@ struct lca_csrpool *lca_csrpool_new(size_t max);
 /* Stops and joins the worker; frees every CSR not taken. NULL-safe. */
 void lca_csrpool_free(struct lca_csrpool *p);
 /* Parses the CSRs of cmds[0..n) (n <= max) as above; CSRs kept from an earlier batch are
- * freed first. */
+ * freed first. NULL-safe (nothing is parsed). */
 void lca_csrpool_run(struct lca_csrpool *p, struct lca_command *const *cmds, size_t n);
 /* The CSR parsed from exactly this payload string (pointer identity), handed to the caller
  * (lca_csr_free), or NULL: not parsed here, not parsable, or taken already. */

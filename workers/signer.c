@@ -43,11 +43,11 @@
 #define SIGNER_FETCH_MIN_BYTES "65536"
 
 /* The Kafka copy of the consumed offsets (secondary: the record is PostgreSQL's) is committed
- * at most every KCOMMIT_EVERY_S seconds, not after each batch: one OffsetCommit per batch was
+ * at most once every KCOMMIT_EVERY_MS, not after each batch: one OffsetCommit per batch was
  * a write to __consumer_offsets per batch for the broker. A new owner of a partition seeks to
  * the offsets in PostgreSQL, so the lag changes nothing but the group's lag metrics. */
 #define KCOMMIT_MAX 64
-#define KCOMMIT_EVERY_S 1.0
+#define KCOMMIT_EVERY_MS 1000.0
 
 struct kcommit {
     char topic[192];
@@ -116,7 +116,7 @@ struct signer {
     struct lca_csrpool *csrs; /* a batch's CSRs parsed on two threads (NULL: on this one) */
     struct kcommit kpend[KCOMMIT_MAX]; /* offsets not yet committed to Kafka */
     size_t n_kpend;
-    double last_kcommit; /* monotonic seconds */
+    double last_kcommit; /* mono_ms() of the last commit */
 };
 
 /* ---- test crash points (DESIGN.md invariant 1 tests kill the signer at each) ---- */
@@ -877,15 +877,15 @@ static int decide_slot(struct signer *s, struct slot *sl, struct lca_err *err)
     return LCA_OK;
 }
 
-static double mono_s(void)
+static double mono_ms(void)
 {
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-/* Commits the pending offsets to Kafka (secondary record) if `force` or KCOMMIT_EVERY_S has
+/* Commits the pending offsets to Kafka (secondary record) if `force` or KCOMMIT_EVERY_MS has
  * passed since the last commit. */
 static void kcommit_flush(struct signer *s, int force)
 {
@@ -893,7 +893,7 @@ static void kcommit_flush(struct signer *s, int force)
     struct lca_err kerr;
     size_t i;
 
-    if (s->n_kpend == 0 || (!force && mono_s() - s->last_kcommit < KCOMMIT_EVERY_S)) {
+    if (s->n_kpend == 0 || (!force && mono_ms() - s->last_kcommit < KCOMMIT_EVERY_MS)) {
         return;
     }
     for (i = 0; i < s->n_kpend; i++) {
@@ -906,7 +906,7 @@ static void kcommit_flush(struct signer *s, int force)
         lca_log_err("kafka offset commit (secondary record) failed", &kerr);
     }
     s->n_kpend = 0;
-    s->last_kcommit = mono_s();
+    s->last_kcommit = mono_ms();
 }
 
 /* Adds a batch's next offsets to the pending ones (the highest per partition). */
@@ -1017,14 +1017,6 @@ static int drain(struct signer *s, struct lca_err *err)
 /* One polled batch: decided while the previous one commits, then handed to the commit
  * thread. A batch decided on a state that turned out void (the previous commit failed or
  * met duplicates) is decided again and committed synchronously. */
-static double mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 /* Age in ms of the batch's oldest message when polled (its producer's CreateTime against this
  * clock: meaningful on one host or with synchronized clocks; for the debug log only). */
 static double oldest_age_ms(const struct lca_kmsg *msgs, size_t n)
@@ -1055,9 +1047,7 @@ static int run_batch(struct signer *s, struct slot *sl, struct lca_err *err)
     }
     sl->job.number = ++s->numbered;
     t0 = mono_ms();
-    if (s->csrs != NULL) {
-        lca_csrpool_run(s->csrs, sl->b.cmds, sl->b.n);
-    }
+    lca_csrpool_run(s->csrs, sl->b.cmds, sl->b.n);
     decided = decide_slot(s, sl, err) == LCA_OK;
     lca_csrpool_clear(s->csrs); /* a batch decided again parses its CSRs itself */
     if (!decided && err->cls != LCA_ERR_RETRIABLE) {
